@@ -1,0 +1,42 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Data flow, one module per step:
+//   MemguardCore (OCI state, annotations, paths, logs) -> MemguardProbes (kernel programs, maps)
+//   -> MemguardMonitor (per-container event reader, teardown) -> MemguardHook (OCI hook stages)
+//   -> memguard (CLI). MemguardDemo drives real runc containers through all of it.
+let package = Package(
+    name: "memguard",
+    products: [
+        .executable(name: "memguard", targets: ["memguard"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]),
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        // The event ABI shared with the kernel programs: bpf/include/memguard_abi.h.
+        .target(
+            name: "CMemguardABI",
+            path: "bpf",
+            exclude: ["memguard.bpf.c", "syscalls.h", "build-bpf.sh"],
+            sources: ["abi.c"],
+            publicHeadersPath: "include"
+        ),
+        // Thin C shims for what Swift cannot import: varargs callbacks, *_OPTS macros, raw syscalls.
+        .target(name: "CShims", dependencies: ["CLibBPF"]),
+        .target(name: "MemguardCore", dependencies: ["CJSONC", "CShims"]),
+        .target(
+            name: "MemguardProbes",
+            dependencies: ["MemguardCore", "CLibBPF", "CShims", "CMemguardABI"],
+            plugins: ["BPFObjectPlugin"]
+        ),
+        .target(name: "MemguardMonitor", dependencies: ["MemguardCore", "MemguardProbes", "CMemguardABI", "CShims"]),
+        .target(name: "MemguardHook", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor"]),
+        .target(name: "MemguardDemo", dependencies: ["MemguardCore", "MemguardProbes", "CJSONC"]),
+        .executableTarget(name: "memguard", dependencies: ["MemguardCore", "MemguardHook", "MemguardMonitor", "MemguardDemo"]),
+        .plugin(name: "BPFObjectPlugin", capability: .buildTool()),
+        .testTarget(name: "MemguardCoreTests", dependencies: ["MemguardCore"]),
+        .testTarget(name: "MemguardProbesTests", dependencies: ["MemguardProbes", "MemguardMonitor", "CMemguardABI", "CLibBPF"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MemguardCore", "MemguardProbes", "memguard"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

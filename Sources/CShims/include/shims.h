@@ -1,0 +1,39 @@
+/* What Swift cannot call directly: raw syscalls without glibc wrappers, libbpf's *_OPTS macros
+ * and its varargs print callback. */
+#ifndef MEMGUARD_SHIMS_H
+#define MEMGUARD_SHIMS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct bpf_object;
+
+int mg_pipe_cloexec(int fds[2]);
+/* POSIX_SPAWN_SETSID (a GNU extension the Swift Glibc module does not export). */
+short mg_posix_spawn_setsid(void);
+
+/* Blocks SIGTERM, SIGINT and SIGHUP and returns a signalfd that reads them (or -1). */
+int mg_stop_signalfd(void);
+/* Reads one signal from a signalfd: its number, or -1. */
+int mg_read_signal(int fd);
+
+/* f_type of the filesystem holding `path` (statfs), or -errno. */
+long mg_fs_magic(const char *path);
+int mg_mount(const char *source, const char *target, const char *fstype, const char *data);
+
+int mg_pidfd_open(pid_t pid);
+int mg_pidfd_send_signal(int pidfd, int sig);
+
+/* Route libbpf's messages into a buffer, so errors (verifier log included) can be shown with
+ * the failure that caused them instead of being printed to stderr. */
+void mg_libbpf_capture_logs(void);
+const char *mg_libbpf_log(void);
+void mg_libbpf_log_clear(void);
+
+/* bpf_object__open_mem with an object name and, if not NULL, a kernel BTF path for CO-RE. */
+struct bpf_object *mg_bpf_object_open(const void *buf, size_t size, const char *name, const char *btf_path);
+
+/* A BPF ring buffer map of `size` bytes (a power of two, multiple of the page size). */
+int mg_ringbuf_create(const char *name, unsigned int size);
+
+#endif

@@ -1,0 +1,113 @@
+#define _GNU_SOURCE
+#include "shims.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int mg_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int mg_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int mg_pipe_cloexec(int fds[2])
+{
+	return pipe2(fds, O_CLOEXEC);
+}
+
+short mg_posix_spawn_setsid(void)
+{
+	return POSIX_SPAWN_SETSID;
+}
+
+int mg_stop_signalfd(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int mg_read_signal(int fd)
+{
+	struct signalfd_siginfo info;
+	if (read(fd, &info, sizeof(info)) != sizeof(info))
+		return -1;
+	return (int)info.ssi_signo;
+}
+
+long mg_fs_magic(const char *path)
+{
+	struct statfs fs;
+	if (statfs(path, &fs) != 0)
+		return -errno;
+	return (long)fs.f_type;
+}
+
+int mg_mount(const char *source, const char *target, const char *fstype, const char *data)
+{
+	return mount(source, target, fstype, 0, data);
+}
+
+static char log_buf[16384];
+static size_t log_len;
+
+static int capture(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (log_len >= sizeof(log_buf) - 1)
+		return 0;
+	int n = vsnprintf(log_buf + log_len, sizeof(log_buf) - log_len, fmt, args);
+	if (n > 0)
+		log_len += (size_t)n < sizeof(log_buf) - log_len ? (size_t)n : sizeof(log_buf) - log_len - 1;
+	return n;
+}
+
+void mg_libbpf_capture_logs(void)
+{
+	libbpf_set_print(capture);
+}
+
+const char *mg_libbpf_log(void)
+{
+	log_buf[log_len] = 0;
+	return log_buf;
+}
+
+void mg_libbpf_log_clear(void)
+{
+	log_len = 0;
+	log_buf[0] = 0;
+}
+
+struct bpf_object *mg_bpf_object_open(const void *buf, size_t size, const char *name, const char *btf_path)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name, .btf_custom_path = btf_path);
+	return bpf_object__open_mem(buf, size, &opts);
+}
+
+int mg_ringbuf_create(const char *name, unsigned int size)
+{
+	return bpf_map_create(BPF_MAP_TYPE_RINGBUF, name, 0, 0, size, NULL);
+}

@@ -1,0 +1,104 @@
+import Glibc
+
+/// Small file helpers on raw fds (no Foundation: the hook runs on the container start path).
+public enum FileSystem {
+    /// Reads an fd to EOF, refusing more than `limit` bytes.
+    public static func readAll(fd: Int32, limit: Int, what: String) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try sys("reading \(what)") { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+            if n == 0 { return bytes }
+            if bytes.count + n > limit {
+                throw MemguardError("\(what) is larger than \(limit) bytes")
+            }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    public static func readFile(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
+        let fd = try sys("opening \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        return try readAll(fd: fd, limit: limit, what: path)
+    }
+
+    public static func readText(_ path: String, limit: Int = 1 << 20) throws -> String {
+        String(decoding: try readFile(path, limit: limit), as: UTF8.self)
+    }
+
+    public static func writeAll(fd: Int32, _ bytes: [UInt8], what: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = try sys("writing \(what)") {
+                bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            }
+            offset += n
+        }
+    }
+
+    /// Writes a file by temporary file + rename, so readers never see half of it.
+    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o640) throws {
+        let tmp = "\(path).tmp.\(getpid())"
+        let fd = try sys("creating \(tmp)") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode) }
+        do {
+            try writeAll(fd: fd, Array(text.utf8), what: tmp)
+            fchmod(fd, mode)
+            close(fd)
+            try sys("renaming \(tmp) to \(path)") { rename(tmp, path) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+    }
+
+    /// mkdir -p with `mode` for the directories it creates; refuses a symlink on the way.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o750) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            var st = stat()
+            if lstat(current, &st) == 0 {
+                if (st.st_mode & S_IFMT) != S_IFDIR {
+                    throw MemguardError("\(current) is not a directory (while creating \(path))")
+                }
+                continue
+            }
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                throw MemguardError("creating directory \(current)", errno: .current)
+            }
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Removes a file; a missing file is not an error.
+    public static func removeFile(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT {
+            throw MemguardError("removing \(path)", errno: .current)
+        }
+    }
+
+    public static func inode(of path: String) throws -> (ino: UInt64, dev: UInt64) {
+        var st = stat()
+        try sys("stat \(path)") { stat(path, &st) }
+        return (UInt64(st.st_ino), UInt64(st.st_dev))
+    }
+
+    /// Names in a directory, without "." and "..". A missing directory gives no names.
+    public static func list(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

@@ -1,0 +1,100 @@
+import CJSONC
+import Glibc
+
+/// A parsed JSON document (json-c): owns the tree and frees it when released.
+public final class JSONDocument {
+    public let root: JSONValue
+    private let object: OpaquePointer?
+
+    /// Parses `bytes` completely (trailing garbage is an error), with a nesting limit so a
+    /// hostile document cannot exhaust the stack.
+    public init(parsing bytes: [UInt8], what: String, maxDepth: Int32 = 64) throws {
+        guard let tokener = json_tokener_new_ex(maxDepth) else {
+            throw MemguardError("\(what): out of memory creating the JSON parser")
+        }
+        defer { json_tokener_free(tokener) }
+        json_tokener_set_flags(tokener, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
+        let parsed = bytes.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            buffer.withMemoryRebound(to: CChar.self) { json_tokener_parse_ex(tokener, $0.baseAddress, Int32($0.count)) }
+        }
+        let status = json_tokener_get_error(tokener)
+        if bytes.isEmpty {
+            throw MemguardError("\(what) is empty (expected a JSON object)")
+        }
+        guard let parsed, status == json_tokener_success else {
+            json_object_put(parsed)
+            let reason = status == json_tokener_continue ? "unexpected end of input" : String(cString: json_tokener_error_desc(status))
+            throw MemguardError("\(what) is not valid JSON: \(reason) at byte \(json_tokener_get_parse_end(tokener))")
+        }
+        let end = Int(json_tokener_get_parse_end(tokener))
+        if bytes[end...].contains(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) {
+            json_object_put(parsed)
+            throw MemguardError("\(what) is not valid JSON: unexpected data after the value at byte \(end)")
+        }
+        object = parsed
+        root = JSONValue(parsed)
+    }
+
+    deinit { json_object_put(object) }
+}
+
+/// A borrowed node of a JSONDocument; valid while the document lives.
+public struct JSONValue {
+    let pointer: OpaquePointer
+
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+
+    public var isObject: Bool { json_object_is_type(pointer, json_type_object) != 0 }
+
+    public var typeName: String { String(cString: json_type_to_name(json_object_get_type(pointer))) }
+
+    public subscript(key: String) -> JSONValue? {
+        var found: OpaquePointer?
+        guard isObject, json_object_object_get_ex(pointer, key, &found) != 0, let found else { return nil }
+        if json_object_is_type(found, json_type_null) != 0 { return nil }
+        return JSONValue(found)
+    }
+
+    public var string: String? {
+        guard json_object_is_type(pointer, json_type_string) != 0, let chars = json_object_get_string(pointer) else { return nil }
+        let length = Int(json_object_get_string_len(pointer))
+        return chars.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
+    }
+
+    /// An integer, if the value is an integer in range (not a double or a string).
+    public var int64: Int64? {
+        guard json_object_is_type(pointer, json_type_int) != 0 else { return nil }
+        errno = 0
+        let value = json_object_get_int64(pointer)
+        return errno == 0 ? value : nil
+    }
+
+    public var bool: Bool? {
+        guard json_object_is_type(pointer, json_type_boolean) != 0 else { return nil }
+        return json_object_get_boolean(pointer) != 0
+    }
+
+    /// The members of an object, in document order.
+    public var members: [(key: String, value: JSONValue)] {
+        guard isObject else { return [] }
+        var out: [(String, JSONValue)] = []
+        var it = json_object_iter_begin(pointer)
+        let end = json_object_iter_end(pointer)
+        while json_object_iter_equal(&it, withUnsafePointer(to: end) { $0 }) == 0 {
+            let key = String(cString: json_object_iter_peek_name(&it))
+            if let value = json_object_iter_peek_value(&it) {
+                out.append((key, JSONValue(value)))
+            }
+            json_object_iter_next(&it)
+        }
+        return out
+    }
+
+    public var elements: [JSONValue] {
+        guard json_object_is_type(pointer, json_type_array) != 0 else { return [] }
+        let count = json_object_array_length(pointer)
+        return (0..<count).compactMap { json_object_array_get_idx(pointer, $0).map(JSONValue.init) }
+    }
+}

@@ -1,0 +1,4 @@
+import MemguardCore
+public enum Demo {
+    public static func run(arguments: [String], paths: MemguardPaths) -> Int32 { 0 }
+}

@@ -1,0 +1,61 @@
+import CMemguardABI
+import Glibc
+import MemguardCore
+import MemguardProbes
+
+/// Removing one container's part of memguard, shared by the monitor (normal stop, container
+/// gone) and by poststop (monitor gone). Every step tolerates having been done already.
+public enum ContainerTeardown {
+    public struct Outcome {
+        /// The kernel's final counters for the container, if it was still registered.
+        public var counters: mg_scope?
+        /// True when this was the last container and the probe set was unloaded.
+        public var unloaded: Bool
+    }
+
+    /// Under the probe lock: stops the kernel side for `cgroupID`, calls `drain` while the
+    /// ring is still registered (so in-flight events are read), then drops the ring and
+    /// unloads the probes if no container is left.
+    public static func detach(cgroupID: UInt64, paths: MemguardPaths, drain: () -> Void = {}) throws -> Outcome {
+        try FileSystem.makeDirectories(paths.stateDir)
+        let lock = try FileLock(path: paths.lockFile)
+        defer { lock.unlock() }
+        guard let probes = try ProbeSet.openPinned(paths: paths) else {
+            return Outcome(counters: nil, unloaded: false)
+        }
+        let counters = try ContainerProbe.unregister(cgroupID: cgroupID, probes: probes)
+        drain()
+        try ContainerProbe.releaseRing(cgroupID: cgroupID, probes: probes)
+        let unloaded = try ProbeSet.unloadIfUnused(paths: paths)
+        return Outcome(counters: counters, unloaded: unloaded)
+    }
+
+    /// The container's files and the monitor's cgroup.
+    public static func removeFiles(paths: MemguardPaths, container: ContainerID) {
+        try? FileSystem.removeFile(paths.stateFile(for: container))
+        if let cgroup = try? MonitorCgroup(container: container) { cgroup.remove() }
+    }
+
+    /// The stop record: why, the kernel's per-kind counters, what was delivered and lost.
+    public static func stopRecord(container: ContainerID, reason: String, outcome: Outcome?, delivered: UInt64, undecodable: UInt64) -> JSONLine {
+        var line = EventLog.record(container, event: "monitor-stop")
+        line.add("reason", reason)
+        var counts = JSONLine()
+        var lost = undecodable
+        if let c = outcome?.counters {
+            for (kind, count) in c.eventCounts { counts.add(kind.name, count) }
+            line.add("counts", object: counts)
+            line.add("mmap_calls", c.mmap_calls)
+            line.add("mprotect_calls", c.mprotect_calls)
+            line.add("foreign_pidns_calls", c.foreign_pidns)
+            line.add("allowed_runtime_exec", c.allowed_runtime_exec)
+            lost += c.lost + c.no_ring
+        } else {
+            line.add("counts", object: counts)
+        }
+        line.add("delivered", delivered)
+        line.add("lost", lost)
+        line.add("probes_unloaded", outcome?.unloaded ?? false)
+        return line
+    }
+}

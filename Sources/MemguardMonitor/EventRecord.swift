@@ -1,0 +1,129 @@
+import CMemguardABI
+import Glibc
+import MemguardCore
+import MemguardProbes
+
+/// Turns a kernel event into the container's log line.
+public struct EventRecord {
+    /// Executable paths by (pid, inode), so a burst from one process costs one readlink.
+    private var exeCache: [UInt64: String] = [:]
+
+    public init() {}
+
+    public mutating func line(for event: mg_event, container: ContainerID) -> JSONLine {
+        let kind = EventKind(rawValue: event.kind)
+        var line = EventLog.record(container, event: kind?.name ?? "unknown-\(event.kind)",
+                                   time: Clock.realtime(fromBoottime: event.time_ns))
+        line.add("severity", kind?.severity ?? "high")
+        line.add("pid", event.pid)
+        line.add("tid", event.tid)
+        line.add("ns_pid", event.ns_pid)
+        line.add("ns_tid", event.ns_tid)
+        line.add("uid", event.uid)
+        line.add("comm", Self.text(event.comm))
+        line.add("exe", exePath(event))
+        line.add("exe_inode", event.exe_ino)
+        line.add("exe_dev", Self.device(event.exe_dev))
+        line.add("details", object: details(event, kind: kind))
+        line.add("action", EventAction(rawValue: event.action)?.name ?? "unknown")
+        return line
+    }
+
+    private func details(_ event: mg_event, kind: EventKind?) -> JSONLine {
+        var d = JSONLine()
+        d.add("syscall", Self.syscallName(Int32(bitPattern: event.syscall_nr)))
+        switch kind {
+        case .wxMmap:
+            d.add("addr", Self.hex(event.addr))
+            d.add("len", event.len)
+            d.add("prot", Self.prot(event.prot))
+            d.add("flags", Self.hex(UInt64(event.flags)))
+        case .wxMprotect, .execWritable, .codePatch:
+            d.add("addr", Self.hex(event.addr))
+            d.add("len", event.len)
+            d.add("prot", Self.prot(event.prot))
+            let vma = event.vma
+            if vma == MG_VMA_ANON.rawValue || vma == MG_VMA_FILE.rawValue {
+                d.add("old_prot", Self.prot(event.old_prot))
+                d.add("memory", vma == MG_VMA_ANON.rawValue ? "anonymous" : "file")
+            } else {
+                d.add("old_prot", vma == MG_VMA_UNKNOWN.rawValue ? "unknown" : "not-looked-up")
+            }
+        case .execMemfd, .execDeleted:
+            d.add("file", Self.text(event.path))
+        case .ptrace:
+            d.add("request", Self.ptraceRequest(event.flags))
+            d.add("target_pid", event.target_pid)
+            d.add("addr", Self.hex(event.addr))
+        case .vmWritev:
+            d.add("target_pid", event.target_pid)
+            d.add("iovecs", event.len)
+        case .procMem:
+            d.add("path", Self.text(event.path))
+            d.add("target_pid", event.target_pid)
+            d.add("flags", Self.hex(UInt64(event.flags)))
+        case nil:
+            break
+        }
+        return d
+    }
+
+    private mutating func exePath(_ event: mg_event) -> String {
+        let key = UInt64(event.pid) << 32 ^ event.exe_ino
+        if let cached = exeCache[key] { return cached }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/\(event.pid)/exe", &buffer, buffer.count - 1)
+        // The process may be gone (killed in enforce mode): fall back to the file name the
+        // kernel recorded.
+        var exeInode: UInt64 = 0
+        if n > 0, let ino = try? FileSystem.inode(of: "/proc/\(event.pid)/exe").ino { exeInode = ino }
+        let path = n > 0 && exeInode == event.exe_ino
+            ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : Self.text(event.exe_name)
+        if exeCache.count > 4096 { exeCache.removeAll() }
+        exeCache[key] = path
+        return path
+    }
+
+    static func text<T>(_ tuple: T) -> String {
+        withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    }
+
+    static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+    static func prot(_ value: UInt32) -> String {
+        (value & 1 != 0 ? "r" : "-") + (value & 2 != 0 ? "w" : "-") + (value & 4 != 0 ? "x" : "-")
+    }
+
+    /// Kernel dev_t (major << 20 | minor) as "major:minor".
+    static func device(_ dev: UInt32) -> String { "\(dev >> 20):\(dev & 0xFFFFF)" }
+
+    static func ptraceRequest(_ request: UInt32) -> String {
+        switch request {
+        case 4: "PTRACE_POKETEXT"
+        case 5: "PTRACE_POKEDATA"
+        case 6: "PTRACE_POKEUSER"
+        case 13: "PTRACE_SETREGS"
+        case 15: "PTRACE_SETFPREGS"
+        case 16: "PTRACE_ATTACH"
+        case 0x4205: "PTRACE_SETREGSET"
+        case 0x4206: "PTRACE_SEIZE"
+        default: "request \(request)"
+        }
+    }
+
+    static func syscallName(_ nr: Int32) -> String {
+        switch nr {
+        case -1: "execve"
+        case 2: "open"
+        case 9: "mmap"
+        case 10: "mprotect"
+        case 101: "ptrace"
+        case 257: "openat"
+        case 311: "process_vm_writev"
+        case 329: "pkey_mprotect"
+        case 437: "openat2"
+        default: "syscall \(nr)"
+        }
+    }
+}

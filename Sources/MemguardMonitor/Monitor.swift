@@ -1,0 +1,192 @@
+import CLibBPF
+import CMemguardABI
+import CShims
+import Glibc
+import MemguardCore
+import MemguardProbes
+
+/// One container's monitor: a detached process started by the hook that reads the
+/// container's ring buffer into its log until poststop (SIGTERM) or until it notices that the
+/// container has ended on its own, and then tears the container's part down.
+public final class Monitor {
+    /// File descriptors the hook hands over (see MonitorLauncher).
+    public enum InheritedFD {
+        public static let ring: Int32 = 3
+        public static let initPidfd: Int32 = 4
+        public static let ready: Int32 = 5
+    }
+
+    public struct Options {
+        public var container: ContainerID
+        public var paths: MemguardPaths
+        public var scope: ContainerScope
+        public var mode: MonitorSettings.Mode
+        public var initPID: Int32
+        /// How long to wait for poststop after the container's processes are gone.
+        public var exitGraceMilliseconds: Int
+
+        public init(container: ContainerID, paths: MemguardPaths, scope: ContainerScope, mode: MonitorSettings.Mode, initPID: Int32, exitGraceMilliseconds: Int) {
+            self.container = container
+            self.paths = paths
+            self.scope = scope
+            self.mode = mode
+            self.initPID = initPID
+            self.exitGraceMilliseconds = exitGraceMilliseconds
+        }
+    }
+
+    let options: Options
+    let log: EventLog
+    var records = EventRecord()
+    var delivered: UInt64 = 0
+    var undecodable: UInt64 = 0
+
+    init(options: Options, log: EventLog) {
+        self.options = options
+        self.log = log
+    }
+
+    /// Runs the monitor to the end; returns the process exit code. Set-up failures before
+    /// "ready" are sent to the hook through the ready pipe, which shows them to the runtime.
+    public static func run(_ options: Options) -> Int32 {
+        let log: EventLog
+        do {
+            log = try EventLog(paths: options.paths, container: options.container)
+        } catch {
+            reportNotReady("\(error)")
+            return 1
+        }
+        return Monitor(options: options, log: log).run()
+    }
+
+    func run() -> Int32 {
+        let stopSignals = mg_stop_signalfd()
+        let cgroup = try? MonitorCgroup(container: options.container)
+        var ring: OpaquePointer?
+        do {
+            guard stopSignals >= 0 else { throw MemguardError("creating a signalfd", errno: .current) }
+            try cgroup?.join()
+            ring = ring_buffer__new(InheritedFD.ring, { ctx, data, size in
+                guard let ctx, let data else { return 0 }
+                Unmanaged<Monitor>.fromOpaque(ctx).takeUnretainedValue().handle(data, size)
+                return 0
+            }, Unmanaged.passUnretained(self).toOpaque(), nil)
+            guard ring != nil else { throw MemguardError("opening the ring buffer", errno: .current) }
+            try log.write(startRecord(cgroup: cgroup))
+            try writeState()
+        } catch {
+            let message = "monitor for container \(options.container): \(error)"
+            try? log.write(failureRecord(message))
+            ContainerTeardown.removeFiles(paths: options.paths, container: options.container)
+            Self.reportNotReady(message)
+            return 1
+        }
+        Self.reportReady()
+
+        let reason = loop(ring: ring!, signals: stopSignals)
+        let outcome = try? ContainerTeardown.detach(cgroupID: options.scope.cgroupID, paths: options.paths) {
+            drain(ring!)
+        }
+        ring_buffer__free(ring)
+        close(InheritedFD.ring)
+        try? log.flush()
+        try? log.write(ContainerTeardown.stopRecord(container: options.container, reason: reason, outcome: outcome,
+                                                    delivered: delivered, undecodable: undecodable))
+        ContainerTeardown.removeFiles(paths: options.paths, container: options.container)
+        return 0
+    }
+
+    /// Waits for events, a stop signal, or the end of the container. Returns why it stopped.
+    private func loop(ring: OpaquePointer, signals: Int32) -> String {
+        var fds = [
+            pollfd(fd: ring_buffer__epoll_fd(ring), events: Int16(POLLIN), revents: 0),
+            pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: InheritedFD.initPidfd, events: Int16(POLLIN), revents: 0),
+        ]
+        var graceDeadline: UInt64?
+        while true {
+            let rc = poll(&fds, nfds_t(fds.count), 100)
+            if rc < 0 && errno != EINTR { return "poll failed: \(Errno.current)" }
+            if fds[0].revents != 0 { drain(ring) }
+            if fds[1].revents != 0 {
+                let signal = mg_read_signal(signals)
+                return signal == SIGTERM ? "poststop" : "signal \(signal)"
+            }
+            if fds[2].revents != 0 {
+                // The init has exited: stop watching the pidfd and wait for the cgroup to
+                // empty, then give poststop a grace period to arrive before cleaning up.
+                fds[2].fd = -1
+            }
+            if fds[2].fd == -1 && graceDeadline == nil && containerIsEmpty() {
+                graceDeadline = Clock.nanoseconds(CLOCK_MONOTONIC) + UInt64(options.exitGraceMilliseconds) * 1_000_000
+            }
+            if let deadline = graceDeadline, Clock.nanoseconds(CLOCK_MONOTONIC) >= deadline {
+                return "container-exited-without-poststop"
+            }
+        }
+    }
+
+    private func containerIsEmpty() -> Bool {
+        guard let events = try? FileSystem.readText(options.scope.cgroupDir + "/cgroup.events", limit: 4096) else {
+            return true // the cgroup directory is gone
+        }
+        return events.split(separator: "\n").contains("populated 0")
+    }
+
+    private func drain(_ ring: OpaquePointer) {
+        while ring_buffer__consume(ring) > 0 {
+            if log.queuedBytes > 256 * 1024 { try? log.flush() }
+        }
+        try? log.flush()
+    }
+
+    fileprivate func handle(_ data: UnsafeMutableRawPointer, _ size: Int) {
+        guard size >= MemoryLayout<mg_event>.size else {
+            undecodable += 1
+            return
+        }
+        let event = data.loadUnaligned(as: mg_event.self)
+        log.queue(records.line(for: event, container: options.container))
+        delivered += 1
+    }
+
+    private func startRecord(cgroup: MonitorCgroup?) -> JSONLine {
+        var line = EventLog.record(options.container, event: "monitor-start")
+        line.add("mode", options.mode.rawValue)
+        line.add("cgroup_path", options.scope.cgroupPath)
+        line.add("cgroup_id", options.scope.cgroupID)
+        line.add("pidns", options.scope.pidnsInode)
+        line.add("pidns_level", options.scope.pidnsLevel)
+        line.add("init_pid", options.initPID)
+        line.add("monitor_pid", getpid())
+        line.add("monitor_cgroups", cgroup?.directories.joined(separator: ",") ?? "none")
+        line.add("ring_bytes", ContainerProbe.ringSize)
+        return line
+    }
+
+    private func failureRecord(_ message: String) -> JSONLine {
+        var line = EventLog.record(options.container, event: "monitor-error")
+        line.add("severity", "error")
+        line.add("error", message)
+        return line
+    }
+
+    private func writeState() throws {
+        try FileSystem.makeDirectories(options.paths.containersDir)
+        let record = StateRecord(containerID: options.container.raw, cgroupID: options.scope.cgroupID,
+                                 cgroupPath: options.scope.cgroupPath, pidnsInode: options.scope.pidnsInode,
+                                 initPID: options.initPID, monitorPID: getpid(),
+                                 monitorStart: processStartTime(getpid()) ?? 0, mode: options.mode.rawValue)
+        try FileSystem.writeAtomically(options.paths.stateFile(for: options.container), record.text)
+    }
+
+    static func reportReady() {
+        _ = try? FileSystem.writeAll(fd: InheritedFD.ready, Array("ok\n".utf8), what: "ready pipe")
+        close(InheritedFD.ready)
+    }
+
+    static func reportNotReady(_ message: String) {
+        _ = try? FileSystem.writeAll(fd: InheritedFD.ready, Array("error \(message)\n".utf8), what: "ready pipe")
+        close(InheritedFD.ready)
+    }
+}

@@ -1,0 +1,32 @@
+import CShims
+import Glibc
+import MemguardCore
+
+/// bpffs, where the shared probe set is pinned. It may be unmounted on a fresh host: at the
+/// standard place memguard mounts it; anywhere else a missing bpffs is an error.
+public enum BPFFilesystem {
+    static let magic: Int = 0xCAFE_4A11
+    public static let standardMount = "/sys/fs/bpf"
+
+    public static func isBPFFS(_ path: String) -> Bool {
+        mg_fs_magic(path) == magic
+    }
+
+    /// Makes sure the parent of `pinDir` is a bpffs, mounting /sys/fs/bpf if that is where it
+    /// should be.
+    public static func prepare(pinDir: String) throws {
+        let parent = directoryOf(pinDir)
+        if isBPFFS(parent) { return }
+        guard parent == standardMount else {
+            throw MemguardError("pin directory \(pinDir) is not on a bpf filesystem (mount one with: mount -t bpf bpf \(parent))")
+        }
+        if mg_mount("bpf", standardMount, "bpf", "mode=0700") != 0 {
+            throw MemguardError("bpffs is not mounted at \(standardMount) and mounting it failed", errno: .current)
+        }
+    }
+
+    static func directoryOf(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+}

@@ -1,0 +1,121 @@
+import CLibBPF
+import CMemguardABI
+import CShims
+import Glibc
+import MemguardCore
+
+/// The one shared, pinned set of memguard programs and maps. The first monitored container
+/// loads it, later ones only add map entries, the last one out unloads it. Callers hold the
+/// probe lock (`MemguardPaths.lockFile`) around `ensureLoaded` and `unloadIfUnused`.
+public final class ProbeSet {
+    public let scopes: BPFMap
+    public let rings: BPFMap
+    public let pinDir: String
+
+    /// Programs in bpf/memguard.bpf.c, each attached and its link pinned as link_<name>.
+    public static let programNames = ["mg_sys_enter", "mg_exec"]
+    static let pinnedMaps = ["mg_scopes", "mg_rings"]
+
+    private init(pinDir: String) throws {
+        self.pinDir = pinDir
+        scopes = try BPFMap(pinned: "\(pinDir)/mg_scopes")
+        rings = try BPFMap(pinned: "\(pinDir)/mg_rings")
+    }
+
+    static func pins(_ pinDir: String) -> [String] {
+        programNames.map { "\(pinDir)/link_\($0)" } + pinnedMaps.map { "\(pinDir)/\($0)" }
+    }
+
+    /// The pinned set, or nil when it is not loaded.
+    public static func openPinned(paths: MemguardPaths) throws -> ProbeSet? {
+        let present = pins(paths.pinDir).filter(FileSystem.exists)
+        if present.isEmpty { return nil }
+        guard present.count == pins(paths.pinDir).count else {
+            throw MemguardError("the pinned probe set in \(paths.pinDir) is incomplete (has \(present.map { String($0.split(separator: "/").last!) }))")
+        }
+        return try ProbeSet(pinDir: paths.pinDir)
+    }
+
+    /// Opens the pinned set, loading and pinning it first if needed. A half-pinned set left by
+    /// a crash is removed and loaded again.
+    public static func ensureLoaded(paths: MemguardPaths) throws -> (probes: ProbeSet, loaded: Bool) {
+        try BPFFilesystem.prepare(pinDir: paths.pinDir)
+        do {
+            if let probes = try openPinned(paths: paths) { return (probes, false) }
+        } catch {
+            try removePins(paths: paths)
+        }
+        try load(paths: paths)
+        return (try ProbeSet(pinDir: paths.pinDir), true)
+    }
+
+    private static func load(paths: MemguardPaths) throws {
+        guard access(paths.btfPath, R_OK) == 0 else {
+            throw MemguardError("kernel BTF not found at \(paths.btfPath): memguard's CO-RE probes need a kernel built with CONFIG_DEBUG_INFO_BTF", errno: .current)
+        }
+        var bytes = try EmbeddedProbes.object()
+        mg_libbpf_capture_logs()
+        mg_libbpf_log_clear()
+        let btf = paths.btfPath == MemguardPaths().btfPath ? nil : paths.btfPath
+        guard let object = bytes.withUnsafeMutableBytes({ mg_bpf_object_open($0.baseAddress, $0.count, "memguard", btf) }) else {
+            throw MemguardError("opening the embedded probe object", errno: .current, detail: libbpfLog())
+        }
+        defer { bpf_object__close(object) }
+        try negErrno("loading memguard's probes into the kernel", bpf_object__load(object)).self
+        try FileSystem.makeDirectories(paths.pinDir, mode: 0o700)
+        do {
+            for name in programNames {
+                guard let program = bpf_object__find_program_by_name(object, name) else {
+                    throw MemguardError("program \(name) is missing from the probe object")
+                }
+                guard let link = bpf_program__attach(program) else {
+                    throw MemguardError("attaching \(name)", errno: .current, detail: libbpfLog())
+                }
+                defer { bpf_link__destroy(link) }
+                try negErrno("pinning link of \(name) at \(paths.pinDir)", bpf_link__pin(link, "\(paths.pinDir)/link_\(name)"))
+                bpf_link__disconnect(link)
+            }
+            for name in pinnedMaps {
+                guard let map = bpf_object__find_map_by_name(object, name) else {
+                    throw MemguardError("map \(name) is missing from the probe object")
+                }
+                try negErrno("pinning map \(name) at \(paths.pinDir)", bpf_map__pin(map, "\(paths.pinDir)/\(name)"))
+            }
+        } catch {
+            try? removePins(paths: paths)
+            throw error
+        }
+    }
+
+    /// Unloads the set when no container is registered any more. Returns true if it did.
+    @discardableResult
+    public static func unloadIfUnused(paths: MemguardPaths) throws -> Bool {
+        guard let probes = try? openPinned(paths: paths) else {
+            try removePins(paths: paths)
+            return false
+        }
+        guard probes.registeredContainers().isEmpty else { return false }
+        try removePins(paths: paths)
+        return true
+    }
+
+    /// Removes every pin (links first, so the programs stop before their maps go) and the pin
+    /// directory. The kernel frees each object when its last pin and fd are gone.
+    public static func removePins(paths: MemguardPaths) throws {
+        for pin in pins(paths.pinDir) {
+            try FileSystem.removeFile(pin)
+        }
+        if rmdir(paths.pinDir) != 0 && errno != ENOENT {
+            throw MemguardError("removing pin directory \(paths.pinDir) (something else is pinned there?)", errno: .current)
+        }
+    }
+
+    /// Cgroup ids of the containers registered now.
+    public func registeredContainers() -> [UInt64] {
+        scopes.keys(UInt64.self)
+    }
+
+    static func libbpfLog() -> String {
+        String(cString: mg_libbpf_log()).split(separator: "\n").suffix(12).joined(separator: " | ")
+    }
+}

@@ -1,0 +1,29 @@
+import MemguardCore
+import MemguardMonitor
+
+/// The arguments MonitorLauncher passes to `memguard monitor`.
+enum MonitorArguments {
+    static func parse(_ args: [String], paths: MemguardPaths) throws -> Monitor.Options {
+        var values: [String: String] = [:]
+        var i = 0
+        while i < args.count {
+            guard args[i].hasPrefix("--"), i + 1 < args.count else { throw MemguardError("unexpected argument '\(args[i])'") }
+            values[String(args[i].dropFirst(2))] = args[i + 1]
+            i += 2
+        }
+        func value(_ key: String) throws -> String {
+            guard let v = values[key] else { throw MemguardError("missing --\(key)") }
+            return v
+        }
+        func number<T: FixedWidthInteger>(_ key: String) throws -> T {
+            guard let v = T(try value(key)) else { throw MemguardError("--\(key) is not a number") }
+            return v
+        }
+        guard let mode = MonitorSettings.Mode(rawValue: try value("mode")) else { throw MemguardError("bad --mode") }
+        let scope = ContainerScope(cgroupPath: try value("cgroup-path"), cgroupDir: try value("cgroup-dir"),
+                                   cgroupID: try number("cgroup-id"), pidnsInode: try number("pidns"),
+                                   pidnsLevel: try number("pidns-level"))
+        return Monitor.Options(container: try ContainerID(value("id")), paths: paths, scope: scope, mode: mode,
+                               initPID: try number("init-pid"), exitGraceMilliseconds: try number("exit-grace-ms"))
+    }
+}

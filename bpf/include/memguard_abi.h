@@ -1,0 +1,97 @@
+/* memguard event ABI: the one definition of what the kernel programs in bpf/ share with
+ * user space (Swift imports this header through the CMemguardABI target). Plain fixed-size
+ * types only; every layout change must keep the _Static_asserts below and the ABI test true. */
+#ifndef MEMGUARD_ABI_H
+#define MEMGUARD_ABI_H
+
+#ifdef __BPF__
+/* vmlinux.h already defines the __u* types. */
+#else
+#include <linux/types.h>
+#endif
+
+/* Event kinds. Keep in step with EventKind.swift (names) and MG_KIND_COUNT. */
+enum mg_kind {
+	MG_KIND_NONE = 0,
+	MG_KIND_WX_MMAP = 1,       /* mmap asking for PROT_WRITE|PROT_EXEC */
+	MG_KIND_WX_MPROTECT = 2,   /* mprotect/pkey_mprotect asking for PROT_WRITE|PROT_EXEC */
+	MG_KIND_EXEC_WRITABLE = 3, /* PROT_EXEC added to anonymous or writable memory (RW->RX) */
+	MG_KIND_CODE_PATCH = 4,    /* PROT_WRITE added to executable file-backed text */
+	MG_KIND_EXEC_MEMFD = 5,    /* exec of a memfd: file */
+	MG_KIND_EXEC_DELETED = 6,  /* exec of a file with no name left (unlinked, O_TMPFILE) */
+	MG_KIND_PTRACE = 7,        /* ptrace attach/seize/poke/setregs */
+	MG_KIND_VM_WRITEV = 8,     /* process_vm_writev into another process */
+	MG_KIND_PROC_MEM = 9,      /* open of /proc/<pid>/mem for writing */
+	MG_KIND_COUNT = 10,
+};
+
+/* What the kernel did about an event. */
+enum mg_action {
+	MG_ACTION_NONE = 0,        /* audit: logged only */
+	MG_ACTION_KILLED = 1,      /* SIGKILL sent at syscall entry / exec */
+	MG_ACTION_KILL_FAILED = 2, /* enforce mode, but bpf_send_signal failed */
+};
+
+enum mg_mode {
+	MG_MODE_AUDIT = 0,
+	MG_MODE_ENFORCE = 1,
+};
+
+/* What bpf_find_vma told about the memory an mprotect touches. */
+enum mg_vma {
+	MG_VMA_NOT_LOOKED = 0,
+	MG_VMA_ANON = 1,
+	MG_VMA_FILE = 2,
+	MG_VMA_UNKNOWN = 3,        /* lookup failed (mmap lock contended): treated as suspicious */
+};
+
+#define MG_COMM_LEN 16
+#define MG_NAME_LEN 64
+#define MG_MAX_PIDNS_LEVEL 32
+
+/* Value of the mg_scopes map, keyed by the container's cgroup v2 id. User space writes the
+ * first four fields at registration; the kernel only adds to the counters. */
+struct mg_scope {
+	__u32 pidns_inum;          /* the container's PID namespace (second check after the cgroup) */
+	__u32 pidns_level;         /* its depth, so the task's pid at that level can be read */
+	__u32 mode;                /* enum mg_mode */
+	__u32 flags;               /* reserved, zero */
+	__u64 mmap_calls;          /* every mmap in scope, violating or not */
+	__u64 mprotect_calls;      /* every mprotect/pkey_mprotect in scope */
+	__u64 events[MG_KIND_COUNT]; /* violations seen, per kind, delivered or not */
+	__u64 lost;                /* violations that found no room in the ring buffer */
+	__u64 no_ring;             /* violations with no ring buffer registered */
+	__u64 foreign_pidns;       /* calls in the cgroup from another PID namespace (not counted) */
+	__u64 allowed_runtime_exec;/* runc's memfd:runc_cloned re-exec, allowed by name */
+};
+
+/* One violation, as written to the container's ring buffer. */
+struct mg_event {
+	__u64 time_ns;             /* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id;
+	__u64 addr;                /* mmap/mprotect address, ptrace addr */
+	__u64 len;                 /* mmap/mprotect length, bytes for process_vm_writev */
+	__u64 exe_ino;             /* the calling task's executable: inode ... */
+	__u32 exe_dev;             /* ... and device (kernel dev_t encoding) */
+	__u32 kind;                /* enum mg_kind */
+	__u32 action;              /* enum mg_action */
+	__u32 pid;                 /* host tgid */
+	__u32 tid;                 /* host tid */
+	__u32 ns_pid;              /* tgid in the container's PID namespace */
+	__u32 ns_tid;              /* tid in the container's PID namespace */
+	__u32 target_pid;          /* ptrace/process_vm_writev/proc-mem target, as the caller named it */
+	__u32 prot;                /* requested protection (PROT_* bits) */
+	__u32 old_prot;            /* protection of the VMA before the call (PROT_* bits) */
+	__u32 vma;                 /* enum mg_vma */
+	__u32 flags;               /* mmap flags, ptrace request, open flags */
+	__u32 syscall_nr;
+	__u32 uid;
+	char comm[MG_COMM_LEN];
+	char exe_name[MG_NAME_LEN];/* the executable's file name (dentry) */
+	char path[MG_NAME_LEN];    /* exec: the file run; proc-mem: the path opened */
+};
+
+_Static_assert(sizeof(struct mg_event) == 40 + 14 * 4 + 16 + 2 * 64, "mg_event layout");
+_Static_assert(sizeof(struct mg_scope) == 16 + 16 + 8 * MG_KIND_COUNT + 32, "mg_scope layout");
+
+#endif

@@ -1,0 +1,639 @@
+/*
+ * mg-attack - a test payload for memguard.
+ *
+ * It performs each memory-protection "attack" kind on request, issuing
+ * exactly the syscall(s) memguard's eBPF probes look for.  In memguard's
+ * audit mode every attack is logged and the process survives; in enforce
+ * mode it is killed at the first one.
+ *
+ * Build:  cc -static -O2 -Wall -Wextra -o mg-attack examples/mg-attack.c
+ *
+ * Usage:  mg-attack <kind> [<kind> ...]      (kinds run in the order given)
+ *
+ *   wx-mmap       mmap(anon, PROT_READ|PROT_WRITE|PROT_EXEC)
+ *   wx-mprotect   mprotect(anon RW mapping, PROT_READ|PROT_WRITE|PROT_EXEC)
+ *   exec-anon     mprotect(anon RW mapping holding code, PROT_READ|PROT_EXEC),
+ *                 then call it
+ *   code-patch    mprotect(private PROT_READ|PROT_EXEC mapping of our own
+ *                 executable, PROT_READ|PROT_WRITE), then write one byte
+ *   exec-memfd    memfd_create + copy of our executable; a child fexecve()s it
+ *   exec-deleted  copy of our executable in the scratch dir, opened then
+ *                 unlinked; a child execveat(fd, "", AT_EMPTY_PATH)s it
+ *   ptrace        ptrace(PTRACE_ATTACH) on a sleeping child
+ *   vm-writev     process_vm_writev() into a sleeping child
+ *   proc-mem      open("/proc/<child>/mem", O_RDWR) of a sleeping child
+ *   all           all of the above, in this order
+ *   benign        ordinary work that must not trigger anything (still prints
+ *                 attempt/survived benign)
+ *   sleep <secs>  sleep (keeps a container alive); prints nothing
+ *   loop <kind> <count>
+ *                 run one kind count times, quietly, then print one line
+ *
+ * Output (stdout, flushed line by line):
+ *   attempt <kind>                 just before the attack syscall
+ *   survived <kind>                once the attack syscall has returned
+ *   child-status <kind> <code>     exec-memfd/exec-deleted: exit code, or
+ *   child-status <kind> signal <N>   the signal that killed the child
+ *   ptrace-result <rc> <errno>     <errno> is a name like EPERM, or 0
+ *   vm-writev-result <rc> <errno>
+ *   proc-mem-result <fd> <errno>   fd is -1 on failure
+ *   loop-done <kind> <n> <usec>    n iterations completed in usec microseconds
+ * stderr:
+ *   setup-failed <kind>: <what>: <strerror>   (a non-attack syscall failed)
+ *   attack-failed <kind>: <what>: <strerror>  (the attack syscall itself
+ *                                              returned an error; informational)
+ *
+ * Exit status: 0 all kinds done, 1 some setup failed, 2 bad usage.
+ * The scratch directory (exec-deleted only) is $MG_SCRATCH, else /tmp; it is
+ * created if missing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+#define PAGE 4096
+
+extern char **environ;
+
+static const char *self_path = "mg-attack"; /* argv[0], fallback for /proc/self/exe */
+static int quiet;                           /* suppress stdout (benign-quiet, loop) */
+
+/* 8 bytes at the same address in a forked child: target of vm-writev. */
+static volatile uint64_t vm_target = 0x1111111111111111ULL;
+
+/* ---------------------------------------------------------------- helpers */
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+/* Report a failed setup step (errno is taken as it is on entry); returns 1. */
+static int setup_failed(const char *kind, const char *what)
+{
+	int err = errno;
+
+	fprintf(stderr, "setup-failed %s: %s: %s\n", kind, what, strerror(err));
+	return 1;
+}
+
+static void attack_failed(const char *kind, const char *what)
+{
+	int err = errno;
+
+	fprintf(stderr, "attack-failed %s: %s: %s\n", kind, what, strerror(err));
+}
+
+static const char *errname(int rc, int err)
+{
+	const char *name;
+
+	if (rc != -1)
+		return "0";
+	name = strerrorname_np(err);
+	return name ? name : "EUNKNOWN";
+}
+
+static void *map_anon_rw(void)
+{
+	void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int open_self(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		fd = open(self_path, O_RDONLY | O_CLOEXEC);
+	return fd;
+}
+
+/* Copy our own executable into dst. Returns 0, or -1 with errno set. */
+static int copy_self(int dst)
+{
+	char buf[65536];
+	ssize_t n, w, off;
+	int src = open_self();
+
+	if (src < 0)
+		return -1;
+	while ((n = read(src, buf, sizeof buf)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		for (off = 0; off < n; off += w) {
+			w = write(dst, buf + off, (size_t)(n - off));
+			if (w < 0) {
+				if (errno == EINTR) {
+					w = 0;
+					continue;
+				}
+				goto fail;
+			}
+		}
+	}
+	close(src);
+	return 0;
+fail:
+	n = errno;
+	close(src);
+	errno = (int)n;
+	return -1;
+}
+
+static int wait_for(pid_t pid, int *status)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, status, 0);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -1 : 0;
+}
+
+/* Fork a child that just sleeps; it dies with us, and after 60s anyway. */
+static pid_t spawn_sleeper(void)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	alarm(60);
+	for (;;)
+		pause();
+}
+
+static void kill_sleeper(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	wait_for(pid, NULL);
+}
+
+/*
+ * Fork; the child execs our executable through fd with "benign-quiet"
+ * using fexecve() (use_fexecve) or a raw execveat(fd, "", AT_EMPTY_PATH).
+ * The parent waits and prints child-status and survived.
+ */
+static int exec_child(const char *kind, int fd, int use_fexecve)
+{
+	char *args[] = { "mg-attack", "benign-quiet", NULL };
+	int status;
+	pid_t pid;
+
+	say("attempt %s", kind);
+	pid = fork();
+	if (pid < 0)
+		return setup_failed(kind, "fork");
+	if (pid == 0) {
+		if (use_fexecve)
+			fexecve(fd, args, environ);
+		else
+			syscall(SYS_execveat, fd, "", args, environ, AT_EMPTY_PATH);
+		fprintf(stderr, "attack-failed %s: exec: %s\n", kind, strerror(errno));
+		_exit(127);
+	}
+	if (wait_for(pid, &status) < 0)
+		return setup_failed(kind, "waitpid");
+	if (WIFSIGNALED(status))
+		say("child-status %s signal %d", kind, WTERMSIG(status));
+	else
+		say("child-status %s %d", kind, WEXITSTATUS(status));
+	say("survived %s", kind);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- attacks */
+
+static int do_wx_mmap(void)
+{
+	void *p;
+
+	say("attempt wx-mmap");
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		attack_failed("wx-mmap", "mmap");
+	say("survived wx-mmap");
+	if (p != MAP_FAILED)
+		munmap(p, PAGE);
+	return 0;
+}
+
+static int do_wx_mprotect(void)
+{
+	void *p = map_anon_rw();
+
+	if (!p)
+		return setup_failed("wx-mprotect", "mmap");
+	say("attempt wx-mprotect");
+	if (mprotect(p, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) < 0)
+		attack_failed("wx-mprotect", "mprotect");
+	say("survived wx-mprotect");
+	munmap(p, PAGE);
+	return 0;
+}
+
+static int do_exec_anon(void)
+{
+	static const unsigned char code[] = { 0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3 }; /* mov eax,42; ret */
+	int (*fn)(void);
+	void *p = map_anon_rw();
+	int rc = 0, ret;
+
+	if (!p)
+		return setup_failed("exec-anon", "mmap");
+	memcpy(p, code, sizeof code);
+	say("attempt exec-anon");
+	if (mprotect(p, PAGE, PROT_READ | PROT_EXEC) < 0) {
+		attack_failed("exec-anon", "mprotect");
+	} else {
+		memcpy(&fn, &p, sizeof fn);
+		ret = fn();
+		if (ret != 42) {
+			fprintf(stderr, "attack-failed exec-anon: staged code returned %d, not 42\n", ret);
+			rc = 1;
+		}
+	}
+	say("survived exec-anon");
+	munmap(p, PAGE);
+	return rc;
+}
+
+static int do_code_patch(void)
+{
+	int fd = open_self();
+	volatile unsigned char *p;
+	void *m;
+
+	if (fd < 0)
+		return setup_failed("code-patch", "open /proc/self/exe");
+	m = mmap(NULL, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return setup_failed("code-patch", "mmap");
+	say("attempt code-patch");
+	if (mprotect(m, PAGE, PROT_READ | PROT_WRITE) < 0) {
+		attack_failed("code-patch", "mprotect");
+	} else {
+		p = m;
+		p[0] ^= 0xff;
+	}
+	say("survived code-patch");
+	munmap(m, PAGE);
+	return 0;
+}
+
+static int do_exec_memfd(void)
+{
+	int fd, rc;
+
+	/* Say MFD_EXEC explicitly (kernel >= 6.3); older kernels reject it. */
+	fd = memfd_create("payload", MFD_CLOEXEC | MFD_EXEC);
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create("payload", MFD_CLOEXEC);
+	if (fd < 0)
+		return setup_failed("exec-memfd", "memfd_create");
+	if (copy_self(fd) < 0) {
+		rc = setup_failed("exec-memfd", "copy /proc/self/exe");
+		close(fd);
+		return rc;
+	}
+	rc = exec_child("exec-memfd", fd, 1);
+	close(fd);
+	return rc;
+}
+
+/* The scratch directory: $MG_SCRATCH, else /tmp; created if missing. */
+static const char *scratch_dir(void)
+{
+	const char *s = getenv("MG_SCRATCH");
+
+	return s && *s ? s : "/tmp";
+}
+
+static int do_exec_deleted(void)
+{
+	const char *dir = scratch_dir();
+	char path[4096];
+	int fd, rc;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(path, sizeof path, "mkdir %s", dir);
+		return setup_failed("exec-deleted", path);
+	}
+	snprintf(path, sizeof path, "%s/mg-deleted-%d", dir, (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (fd < 0)
+		return setup_failed("exec-deleted", path);
+	if (copy_self(fd) < 0 || fchmod(fd, 0755) < 0) {
+		rc = setup_failed("exec-deleted", "copy /proc/self/exe");
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	close(fd); /* a writable fd would make exec fail with ETXTBSY */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	rc = fd < 0 ? setup_failed("exec-deleted", "reopen") : 0;
+	if (unlink(path) < 0 && !rc)
+		rc = setup_failed("exec-deleted", "unlink");
+	if (!rc)
+		rc = exec_child("exec-deleted", fd, 0);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int do_ptrace(void)
+{
+	pid_t pid = spawn_sleeper();
+	long rc;
+	int err;
+
+	if (pid < 0)
+		return setup_failed("ptrace", "fork");
+	say("attempt ptrace");
+	rc = ptrace(PTRACE_ATTACH, pid, NULL, NULL);
+	err = errno;
+	say("ptrace-result %ld %s", rc, errname((int)rc, err));
+	if (rc == 0) {
+		wait_for(pid, NULL); /* the attach SIGSTOP */
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+	}
+	kill_sleeper(pid);
+	say("survived ptrace");
+	return 0;
+}
+
+static int do_vm_writev(void)
+{
+	uint64_t value = 0x4242424242424242ULL;
+	struct iovec local = { &value, sizeof value };
+	struct iovec remote = { (void *)&vm_target, sizeof vm_target };
+	pid_t pid = spawn_sleeper();
+	ssize_t rc;
+	int err;
+
+	if (pid < 0)
+		return setup_failed("vm-writev", "fork");
+	say("attempt vm-writev");
+	rc = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+	err = errno;
+	say("vm-writev-result %zd %s", rc, errname((int)rc, err));
+	kill_sleeper(pid);
+	say("survived vm-writev");
+	return 0;
+}
+
+static int do_proc_mem(void)
+{
+	char path[64];
+	pid_t pid = spawn_sleeper();
+	int fd, err;
+
+	if (pid < 0)
+		return setup_failed("proc-mem", "fork");
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	say("attempt proc-mem");
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	err = errno;
+	say("proc-mem-result %d %s", fd, errname(fd, err));
+	if (fd >= 0)
+		close(fd);
+	kill_sleeper(pid);
+	say("survived proc-mem");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- benign */
+
+static int benign_work(const char *kind)
+{
+	char buf[512];
+	unsigned char *p = map_anon_rw();
+	int fd, status;
+	pid_t pid;
+
+	if (!p)
+		return setup_failed(kind, "mmap");
+	memset(p, 0x5a, PAGE);
+	if (mprotect(p, PAGE, PROT_READ) < 0)
+		return setup_failed(kind, "mprotect");
+	munmap(p, PAGE);
+
+	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = open(self_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return setup_failed(kind, "open");
+	if (read(fd, buf, sizeof buf) < 0) {
+		close(fd);
+		return setup_failed(kind, "read");
+	}
+	close(fd);
+
+	pid = fork();
+	if (pid < 0)
+		return setup_failed(kind, "fork");
+	if (pid == 0)
+		_exit(0);
+	if (wait_for(pid, &status) < 0)
+		return setup_failed(kind, "waitpid");
+	return 0;
+}
+
+static int do_benign(void)
+{
+	int rc;
+
+	say("attempt benign");
+	rc = benign_work("benign");
+	say("survived benign");
+	return rc;
+}
+
+static int do_benign_quiet(void)
+{
+	quiet = 1;
+	return benign_work("benign-quiet");
+}
+
+/* ---------------------------------------------------------------- driver */
+
+struct kind {
+	const char *name;
+	int (*run)(void);
+	int in_all;
+};
+
+static const struct kind kinds[] = {
+	{ "wx-mmap",      do_wx_mmap,      1 },
+	{ "wx-mprotect",  do_wx_mprotect,  1 },
+	{ "exec-anon",    do_exec_anon,    1 },
+	{ "code-patch",   do_code_patch,   1 },
+	{ "exec-memfd",   do_exec_memfd,   1 },
+	{ "exec-deleted", do_exec_deleted, 1 },
+	{ "ptrace",       do_ptrace,       1 },
+	{ "vm-writev",    do_vm_writev,    1 },
+	{ "proc-mem",     do_proc_mem,     1 },
+	{ "benign",       do_benign,       0 },
+	{ "benign-quiet", do_benign_quiet, 0 }, /* hidden: run by exec-* children */
+};
+
+#define NKINDS (sizeof kinds / sizeof kinds[0])
+
+static const struct kind *find_kind(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKINDS; i++)
+		if (strcmp(kinds[i].name, name) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+static void usage(void)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: mg-attack <kind> [<kind> ...]\n"
+			"kinds: all");
+	for (i = 0; i + 1 < NKINDS; i++)
+		fprintf(stderr, " %s", kinds[i].name);
+	fprintf(stderr, "\n       sleep <seconds>\n"
+			"       loop <kind> <count>\n");
+}
+
+static int run_all(void)
+{
+	int rc = 0;
+	size_t i;
+
+	for (i = 0; i < NKINDS; i++)
+		if (kinds[i].in_all)
+			rc |= kinds[i].run();
+	return rc;
+}
+
+static void do_sleep(double secs)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int do_loop(const struct kind *k, unsigned long count)
+{
+	struct timespec t0, t1;
+	unsigned long i;
+	long long usec;
+	int rc = 0, was_quiet = quiet;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	quiet = 1;
+	for (i = 0; i < count && !rc; i++)
+		rc = k->run();
+	quiet = was_quiet;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	usec = (long long)(t1.tv_sec - t0.tv_sec) * 1000000 +
+	       (t1.tv_nsec - t0.tv_nsec) / 1000;
+	say("loop-done %s %lu %lld", k->name, rc ? i - 1 : i, usec);
+	return rc;
+}
+
+static int parse_number(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno || end == s || *end || *out < 0 || *out > 1e9 ? -1 : 0;
+}
+
+/* Walk the arguments; run them if execute, else just validate (-1 = usage). */
+static int walk(int argc, char **argv, int execute)
+{
+	const struct kind *k;
+	double n;
+	int i, rc = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "all") == 0) {
+			if (execute)
+				rc |= run_all();
+		} else if (strcmp(argv[i], "sleep") == 0) {
+			if (i + 1 >= argc || parse_number(argv[i + 1], &n) < 0) {
+				fprintf(stderr, "mg-attack: sleep needs <seconds>\n");
+				return -1;
+			}
+			i++;
+			if (execute)
+				do_sleep(n);
+		} else if (strcmp(argv[i], "loop") == 0) {
+			if (i + 2 >= argc || !(k = find_kind(argv[i + 1])) ||
+			    parse_number(argv[i + 2], &n) < 0 || n < 1 || n != (unsigned long)n) {
+				fprintf(stderr, "mg-attack: loop needs <kind> <count>\n");
+				return -1;
+			}
+			i += 2;
+			if (execute)
+				rc |= do_loop(k, (unsigned long)n);
+		} else if ((k = find_kind(argv[i]))) {
+			if (execute)
+				rc |= k->run();
+		} else {
+			fprintf(stderr, "mg-attack: unknown kind '%s'\n", argv[i]);
+			return -1;
+		}
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 0 && argv[0])
+		self_path = argv[0];
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2 || walk(argc, argv, 0) < 0) {
+		usage();
+		return 2;
+	}
+	return walk(argc, argv, 1) ? 1 : 0;
+}
