@@ -31,7 +31,7 @@ let package = Package(
         ),
         .target(name: "MemguardMonitor", dependencies: ["MemguardCore", "MemguardProbes", "CMemguardABI", "CShims"]),
         .target(name: "MemguardHook", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor"]),
-        .target(name: "MemguardDemo", dependencies: ["MemguardCore", "MemguardProbes", "CJSONC"]),
+        .target(name: "MemguardDemo", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "CShims"]),
         .executableTarget(name: "memguard", dependencies: ["MemguardCore", "MemguardHook", "MemguardMonitor", "MemguardDemo"]),
         .plugin(name: "BPFObjectPlugin", capability: .buildTool()),
         .testTarget(name: "MemguardCoreTests", dependencies: ["MemguardCore"]),

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -24,6 +25,11 @@ int mg_pidfd_open(pid_t pid)
 int mg_pidfd_send_signal(int pidfd, int sig)
 {
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int mg_set_child_subreaper(void)
+{
+	return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
 int mg_pipe_cloexec(int fds[2])

@@ -10,6 +10,8 @@ public struct KernelObjects: Equatable, CustomStringConvertible {
 
     public static let prefix = "mg_"
 
+    public init() {}
+
     public var isEmpty: Bool { programs.isEmpty && maps.isEmpty && links == 0 }
 
     public var description: String {

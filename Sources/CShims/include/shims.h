@@ -8,6 +8,8 @@
 
 struct bpf_object;
 
+/* prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to the caller. */
+int mg_set_child_subreaper(void);
 int mg_pipe_cloexec(int fds[2]);
 /* POSIX_SPAWN_SETSID (a GNU extension the Swift Glibc module does not export). */
 short mg_posix_spawn_setsid(void);

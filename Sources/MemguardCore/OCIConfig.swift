@@ -1,0 +1,70 @@
+import CJSONC
+import Glibc
+
+/// A bundle's config.json, edited in place with json-c so every field memguard does not
+/// touch is kept as it was. Used to add memguard's hooks and annotations.
+public final class OCIConfig {
+    private let root: OpaquePointer
+
+    public static let maxSize = 4 << 20
+
+    public init(bytes: [UInt8], what: String) throws {
+        let doc = try JSONDocument(parsing: bytes, what: what)
+        guard doc.root.isObject else { throw MemguardError("\(what) is a JSON \(doc.root.typeName), not an object") }
+        root = json_object_get(doc.root.pointer)
+    }
+
+    deinit { json_object_put(root) }
+
+    public var json: String {
+        String(cString: json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)) + "\n"
+    }
+
+    /// The object at `path` (created if absent).
+    private func object(_ path: [String]) -> OpaquePointer {
+        var node = root
+        for key in path {
+            var child: OpaquePointer?
+            if json_object_object_get_ex(node, key, &child) == 0 || json_object_is_type(child, json_type_object) == 0 {
+                child = json_object_new_object()
+                json_object_object_add(node, key, child)
+            }
+            node = child!
+        }
+        return node
+    }
+
+    public func set(_ path: [String], string value: String) {
+        json_object_object_add(object(Array(path.dropLast())), path.last!, json_object_new_string_len(value, Int32(value.utf8.count)))
+    }
+
+    public func set(_ path: [String], bool value: Bool) {
+        json_object_object_add(object(Array(path.dropLast())), path.last!, json_object_new_boolean(value ? 1 : 0))
+    }
+
+    public func set(_ path: [String], strings values: [String]) {
+        json_object_object_add(object(Array(path.dropLast())), path.last!, Self.array(values))
+    }
+
+    /// Appends a hook to hooks.<stage>.
+    public func addHook(stage: String, path: String, args: [String], env: [String], timeout: Int32) {
+        let hooks = object(["hooks"])
+        var list: OpaquePointer?
+        if json_object_object_get_ex(hooks, stage, &list) == 0 || json_object_is_type(list, json_type_array) == 0 {
+            list = json_object_new_array()
+            json_object_object_add(hooks, stage, list)
+        }
+        let hook = json_object_new_object()
+        json_object_object_add(hook, "path", json_object_new_string(path))
+        json_object_object_add(hook, "args", Self.array(args))
+        json_object_object_add(hook, "env", Self.array(env))
+        json_object_object_add(hook, "timeout", json_object_new_int(timeout))
+        json_object_array_add(list, hook)
+    }
+
+    private static func array(_ values: [String]) -> OpaquePointer {
+        let array = json_object_new_array()!
+        for value in values { json_object_array_add(array, json_object_new_string_len(value, Int32(value.utf8.count))) }
+        return array
+    }
+}
