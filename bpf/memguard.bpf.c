@@ -7,7 +7,10 @@
  *                   unrelated syscalls cost a compare, then the cgroup scope lookup.
  *   mg_exec       - sched_process_exec, for fileless execution.
  * Scope: mg_scopes (cgroup v2 id -> struct mg_scope) with the PID namespace as a second
- * check. Events: one ring buffer per container in mg_rings (cgroup id -> ringbuf). */
+ * check. Events: one ring buffer per container in mg_rings (slot -> ringbuf), the slot named in
+ * the container's scope. Slots, not cgroup ids, key the rings so that user space can insert
+ * spare rings ahead of time: a map-in-map update waits for an RCU grace period (~12 ms here),
+ * which must not sit on the container start path. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -51,7 +54,7 @@ struct mg_ring_template {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
 	__uint(max_entries, 4096);
-	__type(key, __u64);
+	__type(key, __u32);
 	__array(values, struct mg_ring_template);
 } mg_rings SEC(".maps");
 
@@ -127,7 +130,7 @@ static __always_inline struct mg_event *begin_event(struct scope_ref *ref, __u32
 	if (s->mode == MG_MODE_ENFORCE)
 		action = bpf_send_signal(SIGKILL) == 0 ? MG_ACTION_KILLED : MG_ACTION_KILL_FAILED;
 
-	void *ring = bpf_map_lookup_elem(&mg_rings, &ref->cgroup_id);
+	void *ring = bpf_map_lookup_elem(&mg_rings, &s->ring_slot);
 	if (!ring) {
 		__sync_fetch_and_add(&s->no_ring, 1);
 		return NULL;

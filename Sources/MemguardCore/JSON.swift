@@ -81,8 +81,8 @@ public struct JSONValue {
         guard isObject else { return [] }
         var out: [(String, JSONValue)] = []
         var it = json_object_iter_begin(pointer)
-        let end = json_object_iter_end(pointer)
-        while json_object_iter_equal(&it, withUnsafePointer(to: end) { $0 }) == 0 {
+        var end = json_object_iter_end(pointer)
+        while json_object_iter_equal(&it, &end) == 0 {
             let key = String(cString: json_object_iter_peek_name(&it))
             if let value = json_object_iter_peek_value(&it) {
                 out.append((key, JSONValue(value)))

@@ -21,8 +21,14 @@ public enum Hook {
     public struct Options {
         public var paths = MemguardPaths.fromEnvironment()
         public var readyTimeoutMilliseconds: Int32 = 5000
+        /// How long a monitor waits for poststop once its container's processes are gone
+        /// (MEMGUARD_EXIT_GRACE_MS), before it cleans up on its own.
         public var exitGraceMilliseconds = 2000
-        public init() {}
+        public init() {
+            if let text = getenv("MEMGUARD_EXIT_GRACE_MS").map({ String(cString: $0) }), let value = Int(text), value >= 0 {
+                exitGraceMilliseconds = value
+            }
+        }
     }
 
     /// Runs a stage; returns the exit code. Errors go to stderr (runc shows them) and, once
@@ -115,14 +121,14 @@ struct HookStart {
         try FileSystem.makeDirectories(paths.stateDir)
         let lock = try FileLock(path: paths.lockFile)
         let (probes, _) = try ProbeSet.ensureLoaded(paths: paths)
-        let ring = try ContainerProbe.register(scope, mode: settings.mode, probes: probes)
+        let registration = try ContainerProbe.register(scope, mode: settings.mode, probes: probes)
         lock.unlock()
-        defer { close(ring) }
+        defer { close(registration.ringFD) }
 
         let monitorOptions = Monitor.Options(container: container, paths: paths, scope: scope, mode: settings.mode,
                                              initPID: pid, exitGraceMilliseconds: options.exitGraceMilliseconds)
         do {
-            _ = try MonitorLauncher.start(monitorOptions, ringFD: ring, initPidfd: pidfd,
+            _ = try MonitorLauncher.start(monitorOptions, ringFD: registration.ringFD, initPidfd: pidfd,
                                           timeoutMilliseconds: options.readyTimeoutMilliseconds)
         } catch {
             _ = try? ContainerTeardown.detach(cgroupID: scope.cgroupID, paths: paths)

@@ -25,7 +25,9 @@ public enum ContainerTeardown {
         }
         let counters = try ContainerProbe.unregister(cgroupID: cgroupID, probes: probes)
         drain()
-        try ContainerProbe.releaseRing(cgroupID: cgroupID, probes: probes)
+        if let slot = counters?.ring_slot {
+            try ContainerProbe.releaseRing(slot: slot, probes: probes)
+        }
         let unloaded = try ProbeSet.unloadIfUnused(paths: paths)
         return Outcome(counters: counters, unloaded: unloaded)
     }

@@ -65,7 +65,6 @@ public final class Monitor {
         var ring: OpaquePointer?
         do {
             guard stopSignals >= 0 else { throw MemguardError("creating a signalfd", errno: .current) }
-            try cgroup?.join()
             ring = ring_buffer__new(InheritedFD.ring, { ctx, data, size in
                 guard let ctx, let data else { return 0 }
                 Unmanaged<Monitor>.fromOpaque(ctx).takeUnretainedValue().handle(data, size)
@@ -82,6 +81,8 @@ public final class Monitor {
             return 1
         }
         Self.reportReady()
+        // Off the container's start path from here: both steps wait for RCU grace periods.
+        afterReady(cgroup: cgroup)
 
         let reason = loop(ring: ring!, signals: stopSignals)
         let outcome = try? ContainerTeardown.detach(cgroupID: options.scope.cgroupID, paths: options.paths) {
@@ -94,6 +95,26 @@ public final class Monitor {
                                                     delivered: delivered, undecodable: undecodable))
         ContainerTeardown.removeFiles(paths: options.paths, container: options.container)
         return 0
+    }
+
+    /// Joins the monitor's own cgroup (memory limit) and inserts a spare ring buffer for the
+    /// next container. Failures are logged; monitoring goes on.
+    private func afterReady(cgroup: MonitorCgroup?) {
+        do {
+            guard let cgroup else { throw MemguardError("no cgroup v2 mount for the monitor's cgroup") }
+            try cgroup.join()
+        } catch {
+            try? log.write(warningRecord("monitor runs outside its own cgroup, without a memory limit: \(error)"))
+        }
+        do {
+            let lock = try FileLock(path: options.paths.lockFile)
+            defer { lock.unlock() }
+            if let probes = try ProbeSet.openPinned(paths: options.paths) {
+                try ContainerProbe.refillSpares(probes: probes)
+            }
+        } catch {
+            try? log.write(warningRecord("could not add a spare ring buffer for the next container: \(error)"))
+        }
     }
 
     /// Waits for events, a stop signal, or the end of the container. Returns why it stopped.
@@ -161,6 +182,13 @@ public final class Monitor {
         line.add("monitor_pid", getpid())
         line.add("monitor_cgroups", cgroup?.directories.joined(separator: ",") ?? "none")
         line.add("ring_bytes", ContainerProbe.ringSize)
+        return line
+    }
+
+    private func warningRecord(_ message: String) -> JSONLine {
+        var line = EventLog.record(options.container, event: "monitor-warning")
+        line.add("severity", "warning")
+        line.add("warning", message)
         return line
     }
 

@@ -55,10 +55,10 @@ public final class BPFMap {
         return true
     }
 
-    public func keys(_ type: UInt64.Type) -> [UInt64] {
-        var out: [UInt64] = []
-        var key: UInt64 = 0
-        var next: UInt64 = 0
+    public func keys<K: BitwiseCopyable & FixedWidthInteger>(_ type: K.Type) -> [K] {
+        var out: [K] = []
+        var key: K = 0
+        var next: K = 0
         var rc = bpf_map_get_next_key(fd, nil, &next)
         while rc == 0 {
             out.append(next)

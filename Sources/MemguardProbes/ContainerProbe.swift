@@ -4,45 +4,87 @@ import CShims
 import Glibc
 import MemguardCore
 
-/// One container's part of the shared probe set: its entry in mg_scopes and its own ring
-/// buffer in mg_rings, both keyed by the container's cgroup id.
+/// One container's part of the shared probe set: its entry in mg_scopes (keyed by cgroup id)
+/// and its own ring buffer, a slot of mg_rings named by the entry. Callers hold the probe lock.
+///
+/// Inserting a ring into mg_rings waits for an RCU grace period (~12 ms measured here), so
+/// rings are inserted ahead of time as spares: registration takes a spare (a map update of
+/// microseconds) and the monitor adds the next spare once it runs, off the start path.
 public enum ContainerProbe {
     /// Size of each container's ring buffer: room for ~4000 events between two reads.
     public static let ringSize: UInt32 = 1 << 20
+    /// Spare rings kept inserted for the next containers.
+    public static let spareRings = 1
 
-    /// Creates the container's ring buffer and registers the container. Returns the ring
-    /// buffer fd (owned by the caller). The ring goes in first so no event finds no ring.
-    public static func register(_ scope: ContainerScope, mode: MonitorSettings.Mode, probes: ProbeSet) throws -> Int32 {
-        let ring = mg_ringbuf_create("mg_ring", ringSize)
-        guard ring >= 0 else { throw MemguardError("creating the ring buffer", errno: Errno(-ring)) }
+    public struct Registration {
+        public var ringFD: Int32
+        public var slot: UInt32
+    }
+
+    /// Registers the container with a spare ring (or a new one when none is spare). The
+    /// returned ring fd is owned by the caller.
+    public static func register(_ scope: ContainerScope, mode: MonitorSettings.Mode, probes: ProbeSet) throws -> Registration {
+        let slot = try spareSlots(probes).first ?? addRing(probes)
+        let ring = try ringFD(slot: slot, probes: probes)
+        var entry = mg_scope()
+        entry.pidns_inum = scope.pidnsInode
+        entry.pidns_level = scope.pidnsLevel
+        entry.mode = mode == .enforce ? UInt32(MG_MODE_ENFORCE.rawValue) : UInt32(MG_MODE_AUDIT.rawValue)
+        entry.ring_slot = slot
         do {
-            try probes.rings.update(key: scope.cgroupID, value: ring, flags: Int32(BPF_NOEXIST))
-            var entry = mg_scope()
-            entry.pidns_inum = scope.pidnsInode
-            entry.pidns_level = scope.pidnsLevel
-            entry.mode = mode == .enforce ? UInt32(MG_MODE_ENFORCE.rawValue) : UInt32(MG_MODE_AUDIT.rawValue)
-            do {
-                try probes.scopes.update(key: scope.cgroupID, value: entry, flags: Int32(BPF_NOEXIST))
-            } catch let error as MemguardError where error.errno == Errno(EEXIST) {
-                throw MemguardError("cgroup \(scope.cgroupPath) (id \(scope.cgroupID)) is already registered by another container")
-            }
+            try probes.scopes.update(key: scope.cgroupID, value: entry, flags: Int32(BPF_NOEXIST))
+        } catch let error as MemguardError where error.errno == Errno(EEXIST) {
+            close(ring)
+            throw MemguardError("cgroup \(scope.cgroupPath) (id \(scope.cgroupID)) is already registered by another container")
         } catch {
-            _ = try? probes.rings.delete(key: scope.cgroupID)
             close(ring)
             throw error
         }
-        return ring
+        return Registration(ringFD: ring, slot: slot)
     }
 
     /// Stops the kernel from emitting for this cgroup and returns its final counters (nil if it
-    /// was not registered). The ring entry stays until `releaseRing`, so in-flight events
-    /// still land and can be drained.
+    /// was not registered). The ring stays until `releaseRing`, so in-flight events land and
+    /// can still be drained.
     public static func unregister(cgroupID: UInt64, probes: ProbeSet) throws -> mg_scope? {
         try probes.scopes.take(key: cgroupID, as: mg_scope.self)
     }
 
-    public static func releaseRing(cgroupID: UInt64, probes: ProbeSet) throws {
-        try probes.rings.delete(key: cgroupID)
+    public static func releaseRing(slot: UInt32, probes: ProbeSet) throws {
+        try probes.rings.delete(key: slot)
+    }
+
+    /// Inserts spare rings until `spareRings` are ready.
+    public static func refillSpares(probes: ProbeSet) throws {
+        for _ in try spareSlots(probes).count..<spareRings {
+            _ = try addRing(probes)
+        }
+    }
+
+    /// Slots in mg_rings that no registered container uses.
+    static func spareSlots(_ probes: ProbeSet) throws -> [UInt32] {
+        let used = Set(probes.scopes.keys(UInt64.self).compactMap { probes.scopes.lookup(key: $0, as: mg_scope.self)?.ring_slot })
+        return probes.rings.keys(UInt32.self).filter { !used.contains($0) }.sorted()
+    }
+
+    /// Creates a ring buffer and inserts it in a new slot.
+    static func addRing(_ probes: ProbeSet) throws -> UInt32 {
+        let slot = (probes.rings.keys(UInt32.self).max() ?? 0) &+ 1
+        let ring = mg_ringbuf_create("mg_ring", ringSize)
+        guard ring >= 0 else { throw MemguardError("creating a ring buffer", errno: Errno(-ring)) }
+        defer { close(ring) }
+        try probes.rings.update(key: slot, value: ring, flags: Int32(BPF_NOEXIST))
+        return slot
+    }
+
+    /// An fd for the ring in `slot` (looking up a map-in-map slot gives the inner map's id).
+    static func ringFD(slot: UInt32, probes: ProbeSet) throws -> Int32 {
+        guard let id = probes.rings.lookup(key: slot, as: UInt32.self) else {
+            throw MemguardError("ring slot \(slot) vanished from mg_rings")
+        }
+        let fd = bpf_map_get_fd_by_id(id)
+        guard fd >= 0 else { throw MemguardError("opening ring buffer map id \(id)", errno: .current) }
+        return fd
     }
 
     /// Current counters of a registered container.

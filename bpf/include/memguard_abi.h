@@ -55,7 +55,7 @@ struct mg_scope {
 	__u32 pidns_inum;          /* the container's PID namespace (second check after the cgroup) */
 	__u32 pidns_level;         /* its depth, so the task's pid at that level can be read */
 	__u32 mode;                /* enum mg_mode */
-	__u32 flags;               /* reserved, zero */
+	__u32 ring_slot;           /* key of the container's ring buffer in mg_rings */
 	__u64 mmap_calls;          /* every mmap in scope, violating or not */
 	__u64 mprotect_calls;      /* every mprotect/pkey_mprotect in scope */
 	__u64 events[MG_KIND_COUNT]; /* violations seen, per kind, delivered or not */

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sets up memguard on a Debian 12 host: packages, bpffs/tracefs, the BPF objects and a release
+# `memguard` binary, the demo's attack program, and memguard's directories. Idempotent.
+#   ./install.sh [--prefix DIR]      (default prefix /usr/local)
+set -euo pipefail
+
+prefix=/usr/local
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
+		--prefix=*) prefix=${1#--prefix=}; shift ;;
+		-h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+		*) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+say() { echo "install.sh: $*"; }
+die() { echo "install.sh: error: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root: memguard loads BPF programs and installs into $prefix"
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev libseccomp-dev libjson-c-dev bpftool runc
+	busybox-static pkg-config gcc libc6-dev linux-libc-dev)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	say "installing Debian packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || die "apt-get update failed"
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+else
+	say "Debian packages already installed"
+fi
+
+command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
+command -v swift >/dev/null 2>&1 || die "swift not found (expected the Swift toolchain at /opt/swift)"
+
+[ -r /sys/kernel/btf/vmlinux ] || die "no kernel BTF at /sys/kernel/btf/vmlinux: memguard's CO-RE probes need a kernel with CONFIG_DEBUG_INFO_BTF"
+mountpoint -q /sys/fs/bpf || { mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs at /sys/fs/bpf"; say "mounted bpffs at /sys/fs/bpf"; }
+if [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing; then
+	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null && say "mounted tracefs at /sys/kernel/tracing" || true
+fi
+grep -q cgroup2 /proc/self/mountinfo || die "no cgroup v2 hierarchy mounted (memguard scopes containers by cgroup v2 id)"
+
+say "building memguard (release, static Swift runtime)"
+swift build -c release --static-swift-stdlib >/tmp/memguard-build.log 2>&1 || { tail -30 /tmp/memguard-build.log >&2; die "swift build failed (full log: /tmp/memguard-build.log)"; }
+bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
+
+install -d -m 0755 "$prefix/bin" "$prefix/libexec/memguard"
+install -m 0755 "$bin/memguard" "$prefix/bin/memguard"
+cc -static -O2 -Wall -o "$prefix/libexec/memguard/mg-attack" examples/mg-attack.c || die "building examples/mg-attack.c failed"
+install -d -m 0750 /etc/memguard /var/log/memguard /var/lib/memguard
+say "installed $prefix/bin/memguard and $prefix/libexec/memguard/mg-attack"
+say "try: memguard demo"
