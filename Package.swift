@@ -36,7 +36,8 @@ let package = Package(
         .plugin(name: "BPFObjectPlugin", capability: .buildTool()),
         .testTarget(name: "MemguardCoreTests", dependencies: ["MemguardCore"]),
         .testTarget(name: "MemguardProbesTests", dependencies: ["MemguardProbes", "MemguardMonitor", "CMemguardABI", "CLibBPF"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MemguardCore", "MemguardProbes", "memguard"]),
+        // Root-only: real runc containers, real kernel programs. Fails (never skips) when not root.
+        .testTarget(name: "IntegrationTests", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "MemguardDemo", "memguard"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -14,7 +14,10 @@ struct DemoBundle {
         var memguard: String
     }
 
-    init(parent: String, id: String, tools: Tools, command: [String], mode: MonitorSettings.Mode, paths: MemguardPaths) throws {
+    /// `annotations` replaces the opt-in annotations (tests use it for non-opted containers);
+    /// `hookEnvironment` is added to the hooks' environment.
+    init(parent: String, id: String, tools: Tools, command: [String], mode: MonitorSettings.Mode, paths: MemguardPaths,
+         annotations: [String: String]? = nil, hookEnvironment: [String] = []) throws {
         directory = "\(parent)/\(id)"
         self.id = id
         let rootfs = "\(directory)/rootfs"
@@ -34,11 +37,13 @@ struct DemoBundle {
         config.set(["process", "terminal"], bool: false)
         config.set(["process", "args"], strings: command)
         config.set(["root", "readonly"], bool: false)
-        config.set(["annotations", MonitorSettings.monitorKey], string: "true")
-        config.set(["annotations", MonitorSettings.modeKey], string: mode.rawValue)
+        let chosen = annotations ?? [MonitorSettings.monitorKey: "true", MonitorSettings.modeKey: mode.rawValue]
+        for (key, value) in chosen.sorted(by: { $0.key < $1.key }) {
+            config.set(["annotations", key], string: value)
+        }
         // What the runtime wrapper injects for opted-in containers: createRuntime + poststop.
         for stage in ["createRuntime", "poststop"] {
-            config.addHook(stage: stage, path: tools.memguard, args: ["memguard", "hook", stage], env: paths.environment, timeout: 30)
+            config.addHook(stage: stage, path: tools.memguard, args: ["memguard", "hook", stage], env: paths.environment + hookEnvironment, timeout: 30)
         }
         try FileSystem.writeAtomically(configPath, config.json)
     }

@@ -8,11 +8,11 @@ enum ProcessRunner {
         let output: String
     }
 
-    static func start(_ args: [String], output: String, environment: [String] = []) throws -> Running {
+    static func start(_ args: [String], output: String, environment: [String] = [], stdin: String = "/dev/null") throws -> Running {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o640)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let env = environment + ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]

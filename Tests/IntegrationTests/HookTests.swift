@@ -1,0 +1,188 @@
+import Glibc
+import MemguardCore
+import MemguardMonitor
+import MemguardProbes
+import Testing
+@testable import MemguardDemo
+
+/// A `sleep` in a cgroup of its own: a stand-in container init for calling the hook
+/// directly (real cgroup, real kernel programs; no runtime).
+final class CgroupedSleeper {
+    let process: ProcessRunner.Running
+    let cgroupDir: String
+
+    init(root: String) throws {
+        process = try ProcessRunner.start(["sleep", "30"], output: "/dev/null")
+        let unified = try ContainerScope.cgroup2Mount(mountInfo: FileSystem.readText("/proc/self/mountinfo"))
+        cgroupDir = "\(unified)/memguard-test-\(process.pid)"
+        try FileSystem.makeDirectories(cgroupDir, mode: 0o755)
+        let fd = open("\(cgroupDir)/cgroup.procs", O_WRONLY)
+        _ = try FileSystem.writeAll(fd: fd, Array("\(process.pid)".utf8), what: "cgroup.procs")
+        close(fd)
+    }
+
+    var pid: Int32 { process.pid }
+
+    deinit {
+        kill(process.pid, SIGKILL)
+        _ = ProcessRunner.wait(process)
+        rmdir(cgroupDir)
+    }
+}
+
+extension Sandbox {
+    struct HookResult {
+        var exit: Int32
+        var output: String
+    }
+
+    /// Runs `memguard hook <stage>` with `stdin` as the state, the sandbox's paths and any
+    /// `environment` overrides (later entries win).
+    func hook(_ stage: String, stdin: [UInt8], environment: [String] = []) throws -> HookResult {
+        let input = "\(root)/stdin-\(Clock.nanoseconds(CLOCK_MONOTONIC))"
+        let fd = open(input, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        try FileSystem.writeAll(fd: fd, stdin, what: input)
+        close(fd)
+        let output = input + ".out"
+        let overridden = Set(environment.map { $0.prefix { $0 != "=" } })
+        let env = (paths.environment + hookEnvironment).filter { !overridden.contains($0.prefix { $0 != "=" }) } + environment
+        let process = try ProcessRunner.start([tools.memguard, "hook", stage], output: output, environment: env, stdin: input)
+        let exit = ProcessRunner.wait(process)
+        return HookResult(exit: exit, output: (try? FileSystem.readText(output)) ?? "")
+    }
+
+    func state(id: String, pid: Int32?, annotations: [String: String] = ["io.memguard.monitor": "true"]) -> [UInt8] {
+        var line = JSONLine()
+        line.add("ociVersion", "1.0.2")
+        line.add("id", id)
+        line.add("status", pid == nil ? "stopped" : "creating")
+        if let pid { line.add("pid", pid) }
+        line.add("bundle", root)
+        var notes = JSONLine()
+        for (k, v) in annotations { notes.add(k, v) }
+        line.add("annotations", object: notes)
+        return Array(line.rendered.utf8)
+    }
+
+    /// Files under the sandbox's directories (to prove nothing was written elsewhere, tests
+    /// compare what is inside with what is expected).
+    func files(in dir: String) -> [String] { FileSystem.list(dir) }
+}
+
+extension Integration {
+    @Suite("The hook's failure paths, each with a clear error and nothing left")
+    struct HookFailures {
+        @Test(arguments: [
+            ("not json", "not valid JSON"),
+            (#"{"ociVersion":"1","status":"creating"}"#, #"no "id""#),
+            (#"{"ociVersion":"1","id":"x","status":"creating","annotations":"io.memguard.monitor"}"#, #""annotations" is a string"#),
+            ("", "is empty"),
+        ])
+        func malformedStateIsRefused(input: String, message: String) throws {
+            let sandbox = try Sandbox()
+            let result = try sandbox.hook("createRuntime", stdin: Array(input.utf8))
+            #expect(result.exit == 1)
+            #expect(result.output.contains("memguard hook createRuntime:") && result.output.contains(message), "\(result.output)")
+            #expect(sandbox.files(in: sandbox.paths.logDir).isEmpty)
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func hugeStateIsRefused() throws {
+            let sandbox = try Sandbox()
+            let huge = Array(#"{"id":""#.utf8) + [UInt8](repeating: 0x61, count: 3 << 20) + Array(#""}"#.utf8)
+            let result = try sandbox.hook("createRuntime", stdin: huge)
+            #expect(result.exit == 1)
+            #expect(result.output.contains("larger than"), "\(result.output)")
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func notOptedInIsANoOp() throws {
+            let sandbox = try Sandbox()
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "plain", pid: sleeper.pid, annotations: ["a": "b"]))
+            #expect(result.exit == 0 && result.output.isEmpty)
+            #expect(!FileSystem.exists(sandbox.paths.logDir))
+            #expect(KernelObjects.current().isEmpty)
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func misspeltModeIsRefused() throws {
+            let sandbox = try Sandbox()
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            let state = sandbox.state(id: "m", pid: sleeper.pid, annotations: ["io.memguard.monitor": "true", "io.memguard.mode": "enforcing"])
+            let result = try sandbox.hook("createRuntime", stdin: state)
+            #expect(result.exit == 1)
+            #expect(result.output.contains("io.memguard.mode='enforcing' is not one of audit, enforce"), "\(result.output)")
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func missingPidIsRefused() throws {
+            let sandbox = try Sandbox()
+            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "nopid", pid: nil))
+            #expect(result.exit == 1)
+            #expect(result.output.contains("container nopid: the OCI state has no pid"), "\(result.output)")
+            #expect(sandbox.logLines("nopid").last?.contains(#""result":"error""#) == true)
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func processInTheRootCgroupIsRefused() throws {
+            let sandbox = try Sandbox()
+            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "root", pid: 1))
+            #expect(result.exit == 1)
+            #expect(result.output.contains("root cgroup v2 directory") || result.output.contains("no cgroup v2"), "\(result.output)")
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func pinDirectoryOffBPFFSIsRefused() throws {
+            let sandbox = try Sandbox()
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "nobpffs", pid: sleeper.pid),
+                                          environment: ["MEMGUARD_PIN_DIR=\(sandbox.root)/pins"])
+            #expect(result.exit == 1)
+            #expect(result.output.contains("is not on a bpf filesystem"), "\(result.output)")
+            #expect(!FileSystem.exists("\(sandbox.root)/pins"))
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func missingBTFIsRefused() throws {
+            let sandbox = try Sandbox()
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "nobtf", pid: sleeper.pid),
+                                          environment: ["MEMGUARD_BTF=\(sandbox.root)/no-vmlinux"])
+            #expect(result.exit == 1)
+            #expect(result.output.contains("kernel BTF not found at \(sandbox.root)/no-vmlinux"), "\(result.output)")
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func hostileIdStaysInsideTheLogDirectory() throws {
+            let sandbox = try Sandbox()
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            let id = "../../escape\nx"
+            let start = try sandbox.hook("createRuntime", stdin: sandbox.state(id: id, pid: sleeper.pid))
+            #expect(start.exit == 0, "\(start.output)")
+            #expect(sandbox.files(in: sandbox.paths.logDir) == ["%2E.%2F..%2Fescape%0Ax.log"])
+            #expect(!FileSystem.exists("\(sandbox.root)/escape\nx.log"))
+            let stop = try sandbox.hook("poststop", stdin: sandbox.state(id: id, pid: nil))
+            #expect(stop.exit == 0, "\(stop.output)")
+            let lines = sandbox.logLines(id)
+            #expect(lines.last?.contains(#""reason":"poststop""#) == true, "\(lines)")
+            #expect(lines.allSatisfy { $0.contains(#""container":"../../escape\nx""#) })
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func poststopTwiceAndForAStrangerAreSafe() throws {
+            let sandbox = try Sandbox()
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            #expect(try sandbox.hook("createRuntime", stdin: sandbox.state(id: "twice", pid: sleeper.pid)).exit == 0)
+            #expect(try sandbox.hook("createRuntime", stdin: sandbox.state(id: "twice", pid: sleeper.pid)).exit == 0)
+            #expect(sandbox.logLines("twice").contains { $0.contains(#""result":"already-monitored""#) })
+            #expect(try sandbox.hook("poststop", stdin: sandbox.state(id: "twice", pid: nil)).exit == 0)
+            #expect(try sandbox.hook("poststop", stdin: sandbox.state(id: "twice", pid: nil)).exit == 0)
+            #expect(sandbox.logLines("twice").last?.contains(#""result":"not-monitored""#) == true)
+            let stranger = try sandbox.hook("poststop", stdin: sandbox.state(id: "never-seen", pid: nil))
+            #expect(stranger.exit == 0 && stranger.output.isEmpty)
+            #expect(!FileSystem.exists(sandbox.logFile("never-seen")))
+            sandbox.expectNothingLeft()
+        }
+    }
+}
