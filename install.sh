@@ -47,7 +47,9 @@ fi
 grep -q cgroup2 /proc/self/mountinfo || die "no cgroup v2 hierarchy mounted (memguard scopes containers by cgroup v2 id)"
 
 say "building memguard (release, static Swift runtime)"
-swift build -c release --static-swift-stdlib >/tmp/memguard-build.log 2>&1 || { tail -30 /tmp/memguard-build.log >&2; die "swift build failed (full log: /tmp/memguard-build.log)"; }
+mkdir -p .build
+log=.build/install-build.log
+swift build -c release --static-swift-stdlib >"$log" 2>&1 || { tail -30 "$log" >&2; die "swift build failed (full log: $here/$log)"; }
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 
 install -d -m 0755 "$prefix/bin" "$prefix/libexec/memguard"

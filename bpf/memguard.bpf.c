@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* memguard kernel side: one shared program set for every monitored container.
  *
- * Two programs, both BTF tracepoints (tp_btf detaches in under a millisecond, where a
+ * Three programs, all BTF tracepoints (tp_btf detaches in under a millisecond, where a
  * syscalls:* perf tracepoint link takes ~70 ms each):
  *   mg_sys_enter  - every syscall entry; the syscall number is checked first so that
  *                   unrelated syscalls cost a compare, then the cgroup scope lookup.
+ *   mg_sys_exit   - open* returning: /proc/<pid>/mem opened for writing, judged on the file.
  *   mg_exec       - sched_process_exec, for fileless execution.
  * Scope: mg_scopes (cgroup v2 id -> struct mg_scope) with the PID namespace as a second
  * check. Events: one ring buffer per container in mg_rings (slot -> ringbuf), the slot named in
@@ -25,7 +26,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define PROT_RWX 0x7
 #define VM_WRITE 0x2
 #define VM_EXEC 0x4
-#define O_ACCMODE 3
 #define SIGKILL 9
 #define MG_MAX_CGROUP_DEPTH 12
 
@@ -57,6 +57,22 @@ struct {
 	__type(key, __u32);
 	__array(values, struct mg_ring_template);
 } mg_rings SEC(".maps");
+
+/* Container runtimes whose memfd:runc_cloned re-exec is allowed (see on_execve). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, struct mg_exe_id);
+	__type(value, __u8);
+} mg_runtimes SEC(".maps");
+
+/* Threads of a registered runtime between execve entry and sched_process_exec. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} mg_runtime_exec SEC(".maps");
 
 /* Keeps struct mg_event in the object's BTF, where the ABI test reads its layout. */
 struct {
@@ -120,7 +136,7 @@ static __always_inline __u32 pid_at_level(struct pid *pid, __u32 level)
 /* Counts the violation, applies the container's mode, and reserves its event. The caller
  * fills kind-specific fields and submits. Returns NULL when the event cannot be delivered
  * (counted as lost or no_ring). */
-static __always_inline struct mg_event *begin_event(struct scope_ref *ref, __u32 kind, long nr)
+static __always_inline struct mg_event *begin_event(struct scope_ref *ref, __u32 kind, __u32 nr)
 {
 	struct mg_scope *s = ref->scope;
 	__u32 action = MG_ACTION_NONE;
@@ -166,41 +182,179 @@ static __always_inline struct mg_event *begin_event(struct scope_ref *ref, __u32
 	return e;
 }
 
+/* A syscall normalised across ABIs: native number and six arguments. */
+struct call {
+	long nr;
+	int compat;
+	unsigned long a[6];
+};
+
+#define TS_COMPAT 0x0002
+
+/* Reads the call, mapping 32-bit (ia32) numbers and argument registers to the native ones.
+ * Returns 0 for calls memguard does not look at. */
+static __always_inline int read_call(struct pt_regs *regs, long id, struct call *c)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) {
+		switch (id) {
+		case MG_IA32_execve: c->nr = MG_NR_execve; break;
+		case MG_IA32_ptrace: c->nr = MG_NR_ptrace; break;
+		case MG_IA32_old_mmap: c->nr = MG_NR_old_mmap; break;
+		case MG_IA32_mprotect: c->nr = MG_NR_mprotect; break;
+		case MG_IA32_mmap2: c->nr = MG_NR_mmap; break;
+		case MG_IA32_process_vm_writev: c->nr = MG_NR_process_vm_writev; break;
+		case MG_IA32_execveat: c->nr = MG_NR_execveat; break;
+		case MG_IA32_pkey_mprotect: c->nr = MG_NR_pkey_mprotect; break;
+		default: return 0;
+		}
+		c->compat = 1;
+		c->a[0] = (__u32)BPF_CORE_READ(regs, bx);
+		c->a[1] = (__u32)BPF_CORE_READ(regs, cx);
+		c->a[2] = (__u32)BPF_CORE_READ(regs, dx);
+		c->a[3] = (__u32)BPF_CORE_READ(regs, si);
+		c->a[4] = (__u32)BPF_CORE_READ(regs, di);
+		c->a[5] = (__u32)BPF_CORE_READ(regs, bp);
+		if (c->nr == MG_NR_old_mmap) {
+			struct mmap_arg_struct32 args = {};
+			bpf_probe_read_user(&args, sizeof(args), (void *)c->a[0]);
+			c->nr = MG_NR_mmap;
+			c->a[0] = args.addr;
+			c->a[1] = args.len;
+			c->a[2] = args.prot;
+			c->a[3] = args.flags;
+			c->a[4] = args.fd;
+			c->a[5] = args.offset;
+		}
+		return 1;
+	}
+#endif
+	switch (id) {
+	case MG_NR_mmap: case MG_NR_mprotect: case MG_NR_pkey_mprotect: case MG_NR_ptrace:
+	case MG_NR_process_vm_writev: case MG_NR_execve: case MG_NR_execveat:
+		break;
+	default:
+		return 0;
+	}
+	c->nr = id;
+	c->a[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	c->a[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	c->a[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	c->a[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	c->a[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	return 1;
+}
+
+static __always_inline __u32 reported_nr(struct call *c)
+{
+	return (__u32)c->nr | (c->compat ? MG_SYSCALL_COMPAT : 0);
+}
+
+static __always_inline int is_memfd_name(const unsigned char *name)
+{
+	char head[6] = {};
+	bpf_probe_read_kernel(head, sizeof(head), name);
+	return head[0] == 'm' && head[1] == 'e' && head[2] == 'm' && head[3] == 'f' && head[4] == 'd' && head[5] == ':';
+}
+
 struct vma_info {
 	__u64 flags;
+	__u64 end;
 	__u32 kind;
 };
 
 static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
 	struct vma_info *info = data;
+	struct file *file = BPF_CORE_READ(vma, vm_file);
 	info->flags = BPF_CORE_READ(vma, vm_flags);
-	info->kind = BPF_CORE_READ(vma, vm_file) ? MG_VMA_FILE : MG_VMA_ANON;
+	info->end = BPF_CORE_READ(vma, vm_end);
+	if (!file)
+		info->kind = MG_VMA_ANON;
+	else if (is_memfd_name(BPF_CORE_READ(file, f_path.dentry, d_name.name)))
+		info->kind = MG_VMA_MEMFD;
+	else
+		info->kind = MG_VMA_FILE;
 	return 0;
 }
 
-static __always_inline void on_mmap(struct scope_ref *ref, struct pt_regs *regs, long nr)
+/* The file behind fd `fd` of the current task, or NULL. */
+static __always_inline struct file *current_file(long fd)
+{
+	if (fd < 0 || fd > 1 << 20)
+		return NULL;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+#define MAP_ANONYMOUS 0x20
+
+static __always_inline void on_mmap(struct scope_ref *ref, struct call *c)
 {
 	__sync_fetch_and_add(&ref->scope->mmap_calls, 1);
-	__u32 prot = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	if ((prot & (PROT_WRITE | PROT_EXEC)) != (PROT_WRITE | PROT_EXEC))
+	__u32 prot = c->a[2];
+	__u32 flags = c->a[3];
+	__u32 kind = MG_KIND_NONE, vma = MG_VMA_NOT_LOOKED;
+	if ((prot & (PROT_WRITE | PROT_EXEC)) == (PROT_WRITE | PROT_EXEC)) {
+		kind = MG_KIND_WX_MMAP;
+	} else if ((prot & PROT_EXEC) && !(flags & MAP_ANONYMOUS)) {
+		/* Executable mapping of a memfd: code written through the fd or a second,
+		 * writable mapping of the same memory (double mapping) escapes W^X otherwise. */
+		struct file *file = current_file((long)(int)c->a[4]);
+		if (file && is_memfd_name(BPF_CORE_READ(file, f_path.dentry, d_name.name))) {
+			kind = MG_KIND_EXEC_WRITABLE;
+			vma = MG_VMA_MEMFD;
+		}
+	}
+	if (kind == MG_KIND_NONE)
 		return;
-	struct mg_event *e = begin_event(ref, MG_KIND_WX_MMAP, nr);
+	struct mg_event *e = begin_event(ref, kind, reported_nr(c));
 	if (!e)
 		return;
-	e->addr = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	e->len = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	e->addr = c->a[0];
+	e->len = c->a[1];
 	e->prot = prot;
-	e->flags = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	e->flags = flags;
+	e->vma = vma;
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* mprotect and pkey_mprotect share their first three arguments. */
-static __always_inline void on_mprotect(struct scope_ref *ref, struct pt_regs *regs, long nr)
+#define MG_MAX_VMAS 8
+
+/* What adding `prot` to one VMA amounts to. */
+static __always_inline __u32 judge_vma(__u32 prot, struct vma_info *vma)
+{
+	if (vma->kind == MG_VMA_UNKNOWN)
+		return (prot & PROT_EXEC) ? MG_KIND_EXEC_WRITABLE : MG_KIND_CODE_PATCH;
+	if (prot & PROT_EXEC) {
+		if (vma->flags & VM_EXEC)
+			return MG_KIND_NONE; /* already executable: nothing added */
+		/* exec added to anonymous, memfd-backed or writable memory: staged code */
+		if (vma->kind != MG_VMA_FILE || (vma->flags & VM_WRITE))
+			return MG_KIND_EXEC_WRITABLE;
+		return MG_KIND_NONE;
+	}
+	/* write added to file-backed text */
+	if (vma->kind == MG_VMA_FILE && (vma->flags & VM_EXEC))
+		return MG_KIND_CODE_PATCH;
+	return MG_KIND_NONE;
+}
+
+/* mprotect and pkey_mprotect share their first three arguments. Every VMA in the range is
+ * judged (up to MG_MAX_VMAS; beyond that the rest is treated as unknown). */
+static __always_inline void on_mprotect(struct scope_ref *ref, struct call *c)
 {
 	__sync_fetch_and_add(&ref->scope->mprotect_calls, 1);
-	__u64 addr = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	__u32 prot = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	__u64 addr = c->a[0];
+	__u64 len = c->a[1];
+	__u32 prot = c->a[2];
 	if (!(prot & (PROT_WRITE | PROT_EXEC)))
 		return;
 
@@ -208,41 +362,49 @@ static __always_inline void on_mprotect(struct scope_ref *ref, struct pt_regs *r
 	__u32 kind = MG_KIND_NONE;
 	if ((prot & (PROT_WRITE | PROT_EXEC)) == (PROT_WRITE | PROT_EXEC)) {
 		kind = MG_KIND_WX_MPROTECT;
-		vma.kind = MG_VMA_NOT_LOOKED;
 	} else {
-		long rc = bpf_find_vma(bpf_get_current_task_btf(), addr, vma_cb, &vma, 0);
-		if (rc == -2) /* -ENOENT: no mapping there, the call will fail with ENOMEM */
-			return;
-		if (rc != 0)
-			vma.kind = MG_VMA_UNKNOWN;
-		if (prot & PROT_EXEC) {
-			/* exec added to anonymous or writable memory: staged shellcode */
-			int anon_or_writable = vma.kind != MG_VMA_FILE || (vma.flags & VM_WRITE);
-			if (anon_or_writable && !(vma.kind == MG_VMA_ANON && (vma.flags & VM_EXEC) && !(vma.flags & VM_WRITE)))
-				kind = MG_KIND_EXEC_WRITABLE;
-		} else if (vma.kind == MG_VMA_FILE && (vma.flags & VM_EXEC)) {
-			kind = MG_KIND_CODE_PATCH; /* write added to file-backed text */
-		} else if (vma.kind == MG_VMA_UNKNOWN) {
-			kind = MG_KIND_CODE_PATCH;
+		__u64 cursor = addr, end = addr + len;
+		struct task_struct *task = bpf_get_current_task_btf();
+		for (int i = 0; i < MG_MAX_VMAS && cursor < end; i++) {
+			struct vma_info here = {};
+			long rc = bpf_find_vma(task, cursor, vma_cb, &here, 0);
+			if (rc == -2) /* -ENOENT: a hole; mprotect stops there with ENOMEM */
+				break;
+			if (rc != 0)
+				here.kind = MG_VMA_UNKNOWN;
+			if (i == 0)
+				vma = here;
+			kind = judge_vma(prot, &here);
+			if (kind != MG_KIND_NONE) {
+				vma = here;
+				break;
+			}
+			if (here.kind == MG_VMA_UNKNOWN || here.end <= cursor)
+				break;
+			cursor = here.end;
+			if (i == MG_MAX_VMAS - 1 && cursor < end) {
+				vma.kind = MG_VMA_UNKNOWN;
+				kind = judge_vma(prot, &vma);
+			}
 		}
 	}
 	if (kind == MG_KIND_NONE)
 		return;
 
-	struct mg_event *e = begin_event(ref, kind, nr);
+	struct mg_event *e = begin_event(ref, kind, reported_nr(c));
 	if (!e)
 		return;
 	e->addr = addr;
-	e->len = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	e->len = len;
 	e->prot = prot;
 	e->old_prot = vma.flags & PROT_RWX;
 	e->vma = vma.kind;
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline void on_ptrace(struct scope_ref *ref, struct pt_regs *regs, long nr)
+static __always_inline void on_ptrace(struct scope_ref *ref, struct call *c)
 {
-	long request = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	long request = c->a[0];
 	switch (request) {
 	case PTRACE_ATTACH: case PTRACE_SEIZE: case PTRACE_POKETEXT: case PTRACE_POKEDATA:
 	case PTRACE_POKEUSR: case PTRACE_SETREGS: case PTRACE_SETFPREGS: case PTRACE_SETREGSET:
@@ -250,125 +412,130 @@ static __always_inline void on_ptrace(struct scope_ref *ref, struct pt_regs *reg
 	default:
 		return;
 	}
-	struct mg_event *e = begin_event(ref, MG_KIND_PTRACE, nr);
+	struct mg_event *e = begin_event(ref, MG_KIND_PTRACE, reported_nr(c));
 	if (!e)
 		return;
 	e->flags = request;
-	e->target_pid = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	e->addr = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	e->target_pid = c->a[1];
+	e->addr = c->a[2];
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline void on_vm_writev(struct scope_ref *ref, struct pt_regs *regs, long nr)
+static __always_inline void on_vm_writev(struct scope_ref *ref, struct call *c)
 {
-	__u32 target = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	__u32 target = c->a[0];
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 self = pid_at_level(BPF_CORE_READ(task, group_leader, thread_pid), ref->scope->pidns_level);
 	if (target == self)
 		return;
-	struct mg_event *e = begin_event(ref, MG_KIND_VM_WRITEV, nr);
+	struct mg_event *e = begin_event(ref, MG_KIND_VM_WRITEV, reported_nr(c));
 	if (!e)
 		return;
 	e->target_pid = target;
-	e->len = PT_REGS_PARM3_CORE_SYSCALL(regs); /* number of local iovecs */
+	e->len = c->a[2]; /* number of local iovecs */
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* "/proc/<digits|self|thread-self>/[task/<digits>/]mem": returns the pid named (0 for self),
- * or -1 when the path is something else. Paths relative to a /proc directory fd are not seen
- * (documented limitation). */
-static __always_inline long proc_mem_target(const char *p, int len)
+/* An exec by a registered container runtime (the hook's parent, e.g. runc): its own
+ * memfd:runc_cloned re-exec is allowed, nobody else's. */
+static __always_inline void on_execve(void)
 {
-	if (len < 10 || p[0] != '/' || p[1] != 'p' || p[2] != 'r' || p[3] != 'o' || p[4] != 'c' || p[5] != '/')
-		return -1;
-	long pid = 0;
-	int i = 6, digits = 0;
-	for (; i < MG_NAME_LEN && p[i] >= '0' && p[i] <= '9'; i++, digits++)
-		pid = pid * 10 + (p[i] - '0');
-	if (!digits) {
-		if (i + 4 < MG_NAME_LEN && p[i] == 's' && p[i + 1] == 'e' && p[i + 2] == 'l' && p[i + 3] == 'f')
-			i += 4;
-		else if (i + 11 < MG_NAME_LEN && p[i] == 't' && p[i + 1] == 'h' && p[i + 2] == 'r' && p[i + 6] == '-')
-			i += 11;
-		else
-			return -1;
-	}
-	if (i + 5 < MG_NAME_LEN && p[i] == '/' && p[i + 1] == 't' && p[i + 2] == 'a' && p[i + 3] == 's' && p[i + 4] == 'k' && p[i + 5] == '/') {
-		i += 6;
-		for (; i < MG_NAME_LEN && p[i] >= '0' && p[i] <= '9'; i++)
-			;
-	}
-	if (i + 4 < MG_NAME_LEN && p[i] == '/' && p[i + 1] == 'm' && p[i + 2] == 'e' && p[i + 3] == 'm' && p[i + 4] == 0)
-		return pid;
-	return -1;
-}
-
-static __always_inline void on_open(struct scope_ref *ref, const char *upath, __u32 flags, long nr)
-{
-	if ((flags & O_ACCMODE) == 0) /* O_RDONLY */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	if (!exe)
 		return;
-	char path[MG_NAME_LEN] = {};
-	long len = bpf_probe_read_user_str(path, sizeof(path), upath);
-	if (len <= 0)
+	struct mg_exe_id id = {
+		.ino = BPF_CORE_READ(exe, f_inode, i_ino),
+		.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev),
+	};
+	if (!bpf_map_lookup_elem(&mg_runtimes, &id))
 		return;
-	long target = proc_mem_target(path, len);
-	if (target < 0)
-		return;
-	struct mg_event *e = begin_event(ref, MG_KIND_PROC_MEM, nr);
-	if (!e)
-		return;
-	e->target_pid = target;
-	e->flags = flags;
-	__builtin_memcpy(e->path, path, sizeof(path));
-	bpf_ringbuf_submit(e, 0);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 one = 1;
+	bpf_map_update_elem(&mg_runtime_exec, &tid, &one, BPF_ANY);
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(mg_sys_enter, struct pt_regs *regs, long id)
 {
-	switch (id) {
-	case MG_NR_mmap: case MG_NR_mprotect: case MG_NR_pkey_mprotect: case MG_NR_ptrace:
-	case MG_NR_process_vm_writev: case MG_NR_openat: case MG_NR_openat2:
-#ifdef MG_NR_open
-	case MG_NR_open:
-#endif
-		break;
-	default:
+	struct call c = {};
+	if (!read_call(regs, id, &c))
 		return 0;
-	}
 	struct scope_ref ref = {};
 	if (!current_scope(&ref))
 		return 0;
 
-	switch (id) {
+	switch (c.nr) {
 	case MG_NR_mmap:
-		on_mmap(&ref, regs, id);
+		on_mmap(&ref, &c);
 		break;
 	case MG_NR_mprotect:
 	case MG_NR_pkey_mprotect:
-		on_mprotect(&ref, regs, id);
+		on_mprotect(&ref, &c);
 		break;
 	case MG_NR_ptrace:
-		on_ptrace(&ref, regs, id);
+		on_ptrace(&ref, &c);
 		break;
 	case MG_NR_process_vm_writev:
-		on_vm_writev(&ref, regs, id);
+		on_vm_writev(&ref, &c);
 		break;
-	case MG_NR_openat:
-		on_open(&ref, (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs), id);
-		break;
-	case MG_NR_openat2: {
-		struct open_how how = {};
-		bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_CORE_SYSCALL(regs));
-		on_open(&ref, (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs), how.flags, id);
+	case MG_NR_execve:
+	case MG_NR_execveat:
+		on_execve();
 		break;
 	}
-#ifdef MG_NR_open
-	case MG_NR_open:
-		on_open(&ref, (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), id);
-		break;
+	return 0;
+}
+
+#define PROC_SUPER_MAGIC 0x9fa0
+#define FMODE_WRITE 0x2
+
+/* /proc/<pid>/mem opened for writing, judged on the file the open produced (at syscall exit),
+ * so symlinks, /proc/self/fd reopens, dirfd-relative and dotted paths are all seen. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(mg_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (ret < 0)
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	long id = BPF_CORE_READ(regs, orig_ax);
+	int compat = BPF_CORE_READ(bpf_get_current_task_btf(), thread_info.status) & TS_COMPAT;
+	int is_open = compat ? (id == MG_IA32_open || id == MG_IA32_openat || id == MG_IA32_openat2)
+			     : (id == MG_NR_open || id == MG_NR_openat || id == MG_NR_openat2);
+#else
+	long id = BPF_CORE_READ(regs, syscallno);
+	int compat = 0;
+	int is_open = id == MG_NR_openat || id == MG_NR_openat2;
 #endif
-	}
+	if (!is_open)
+		return 0;
+	struct scope_ref ref = {};
+	if (!current_scope(&ref))
+		return 0;
+	struct file *file = current_file(ret);
+	if (!file || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
+		return 0;
+	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != PROC_SUPER_MAGIC)
+		return 0;
+	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+	char name[4] = {};
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
+	if (name[0] != 'm' || name[1] != 'e' || name[2] != 'm' || name[3] != 0)
+		return 0;
+
+	char dir[16] = {};
+	bpf_probe_read_kernel_str(dir, sizeof(dir), BPF_CORE_READ(dentry, d_parent, d_name.name));
+	__u32 target = 0;
+	for (int i = 0; i < 10 && dir[i] >= '0' && dir[i] <= '9'; i++)
+		target = target * 10 + (dir[i] - '0');
+
+	struct mg_event *e = begin_event(&ref, MG_KIND_PROC_MEM, (__u32)id | (compat ? MG_SYSCALL_COMPAT : 0));
+	if (!e)
+		return 0;
+	e->target_pid = target;
+	e->flags = BPF_CORE_READ(file, f_flags);
+	__builtin_memcpy(e->path, dir, sizeof(dir));
+	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
@@ -395,7 +562,11 @@ int BPF_PROG(mg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__u32 kind;
 	if (has_prefix(name, "memfd:", 6)) {
 		/* runc re-executes itself from a sealed memfd copy (CVE-2019-5736 defence). */
-		if (has_prefix(name, "memfd:runc_cloned:", 18)) {
+		__u32 tid = old_pid;
+		int by_runtime = bpf_map_lookup_elem(&mg_runtime_exec, &tid) != NULL;
+		if (by_runtime)
+			bpf_map_delete_elem(&mg_runtime_exec, &tid);
+		if (by_runtime && has_prefix(name, "memfd:runc_cloned:", 18)) {
 			__sync_fetch_and_add(&ref.scope->allowed_runtime_exec, 1);
 			return 0;
 		}
@@ -406,7 +577,7 @@ int BPF_PROG(mg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		return 0;
 	}
 
-	struct mg_event *e = begin_event(&ref, kind, -1);
+	struct mg_event *e = begin_event(&ref, kind, MG_NR_execve);
 	if (!e)
 		return 0;
 	__builtin_memcpy(e->path, name, sizeof(name));

@@ -492,6 +492,155 @@ static int do_benign_quiet(void)
 	return benign_work("benign-quiet");
 }
 
+/* ------------------------------------------------ evasions (not in "all") */
+/*
+ * Variants that once slipped past memguard's probes; each must still produce
+ * the event named in the comment.
+ */
+
+static const unsigned char ret42[] = { 0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3 };
+
+#if defined(__x86_64__)
+/* A 32-bit system call through int $0x80 (three arguments). */
+static long ia32_syscall(long nr, long a, long b, long c)
+{
+	long ret;
+
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+	return ret;
+}
+
+static int ia32_mprotect(const char *kind, int prot)
+{
+	/* MAP_32BIT: the address must fit the 32-bit argument registers */
+	char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+
+	if (p == MAP_FAILED)
+		return setup_failed(kind, "mmap MAP_32BIT");
+	memcpy(p, ret42, sizeof ret42);
+	say("attempt %s", kind);
+	if (ia32_syscall(125 /* ia32 mprotect */, (long)p, PAGE, prot) != 0)
+		fprintf(stderr, "attack-failed %s: ia32 mprotect\n", kind);
+	say("survived %s", kind);
+	munmap(p, PAGE);
+	return 0;
+}
+
+/* wx-mprotect, through the 32-bit ABI */
+static int do_ia32_wx_mprotect(void) { return ia32_mprotect("ia32-wx-mprotect", PROT_READ | PROT_WRITE | PROT_EXEC); }
+/* exec-writable, through the 32-bit ABI */
+static int do_ia32_exec_anon(void) { return ia32_mprotect("ia32-exec-anon", PROT_READ | PROT_EXEC); }
+#endif
+
+/* exec-writable: one mprotect over a read-only file page followed by an anonymous RW page */
+static int do_two_vma(void)
+{
+	int fd = open_self();
+	char *base;
+
+	if (fd < 0)
+		return setup_failed("two-vma", "open /proc/self/exe");
+	base = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED ||
+	    mmap(base, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED ||
+	    mmap(base + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) {
+		close(fd);
+		return setup_failed("two-vma", "mmap");
+	}
+	close(fd);
+	memcpy(base + PAGE, ret42, sizeof ret42);
+	say("attempt two-vma");
+	if (mprotect(base, 2 * PAGE, PROT_READ | PROT_EXEC) != 0)
+		attack_failed("two-vma", "mprotect");
+	say("survived two-vma");
+	munmap(base, 2 * PAGE);
+	return 0;
+}
+
+/* exec-writable: a memfd mapped writable and, separately, executable */
+static int do_double_map(void)
+{
+	int fd = memfd_create("jit", MFD_CLOEXEC);
+	char *w, *x;
+
+	if (fd < 0 || ftruncate(fd, PAGE) != 0)
+		return setup_failed("double-map", "memfd_create");
+	w = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w == MAP_FAILED) {
+		close(fd);
+		return setup_failed("double-map", "mmap rw");
+	}
+	memcpy(w, ret42, sizeof ret42);
+	say("attempt double-map");
+	x = mmap(NULL, PAGE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	if (x == MAP_FAILED)
+		attack_failed("double-map", "mmap rx");
+	say("survived double-map");
+	if (x != MAP_FAILED)
+		munmap(x, PAGE);
+	munmap(w, PAGE);
+	close(fd);
+	return 0;
+}
+
+/* exec-memfd: a memfd named like runc's own clone, run by a process that is not runc */
+static int do_fake_runc_memfd(void)
+{
+	int fd = memfd_create("runc_cloned:/proc/self/exe", MFD_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return setup_failed("fake-runc-memfd", "memfd_create");
+	if (copy_self(fd) < 0) {
+		rc = setup_failed("fake-runc-memfd", "copy /proc/self/exe");
+		close(fd);
+		return rc;
+	}
+	rc = exec_child("fake-runc-memfd", fd, 1);
+	close(fd);
+	return rc;
+}
+
+/* proc-mem: /proc/self/mem reached without spelling "/proc/<pid>/mem" */
+static int proc_mem_other_path(const char *kind, int how)
+{
+	char path[64];
+	int fd = -1, dir, ro;
+
+	say("attempt %s", kind);
+	if (how == 0) {
+		snprintf(path, sizeof path, "%s/mg-mem-link-%d", scratch_dir(), getpid());
+		unlink(path);
+		if (symlink("/proc/self/mem", path) != 0)
+			return setup_failed(kind, "symlink");
+		fd = open(path, O_RDWR);
+		unlink(path);
+	} else if (how == 1) {
+		dir = open("/proc/self", O_RDONLY | O_DIRECTORY);
+		if (dir < 0)
+			return setup_failed(kind, "open /proc/self");
+		fd = openat(dir, "mem", O_RDWR);
+		close(dir);
+	} else {
+		ro = open("/proc/self/mem", O_RDONLY);
+		if (ro < 0)
+			return setup_failed(kind, "open /proc/self/mem read-only");
+		snprintf(path, sizeof path, "/proc/self/fd/%d", ro);
+		fd = open(path, O_RDWR);
+		close(ro);
+	}
+	if (fd < 0)
+		attack_failed(kind, "open for writing");
+	else
+		close(fd);
+	say("survived %s", kind);
+	return 0;
+}
+
+static int do_proc_mem_symlink(void) { return proc_mem_other_path("proc-mem-symlink", 0); }
+static int do_proc_mem_dirfd(void) { return proc_mem_other_path("proc-mem-dirfd", 1); }
+static int do_proc_mem_reopen(void) { return proc_mem_other_path("proc-mem-reopen", 2); }
+
 /* ---------------------------------------------------------------- driver */
 
 struct kind {
@@ -510,6 +659,16 @@ static const struct kind kinds[] = {
 	{ "ptrace",       do_ptrace,       1 },
 	{ "vm-writev",    do_vm_writev,    1 },
 	{ "proc-mem",     do_proc_mem,     1 },
+	{ "two-vma",          do_two_vma,          0 },
+	{ "double-map",       do_double_map,       0 },
+	{ "fake-runc-memfd",  do_fake_runc_memfd,  0 },
+	{ "proc-mem-symlink", do_proc_mem_symlink, 0 },
+	{ "proc-mem-dirfd",   do_proc_mem_dirfd,   0 },
+	{ "proc-mem-reopen",  do_proc_mem_reopen,  0 },
+#if defined(__x86_64__)
+	{ "ia32-wx-mprotect", do_ia32_wx_mprotect, 0 },
+	{ "ia32-exec-anon",   do_ia32_exec_anon,   0 },
+#endif
 	{ "benign",       do_benign,       0 },
 	{ "benign-quiet", do_benign_quiet, 0 }, /* hidden: run by exec-* children */
 };

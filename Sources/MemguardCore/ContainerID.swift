@@ -51,5 +51,12 @@ public struct ContainerID: Sendable, Hashable, CustomStringConvertible {
         return String(repeating: "0", count: 16 - s.count) + s
     }
 
-    public var description: String { raw }
+    /// The id for messages: as given when printable, else JSON-escaped and quoted, so an id
+    /// with a newline cannot forge lines on stderr.
+    public var description: String {
+        if raw.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) { return raw }
+        var line = JSONLine()
+        line.add("id", raw)
+        return String(line.rendered.dropFirst(6).dropLast())
+    }
 }

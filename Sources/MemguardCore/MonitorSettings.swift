@@ -10,16 +10,27 @@ public struct MonitorSettings: Sendable, Equatable {
     public static let prefix = "io.memguard."
     public static let monitorKey = "io.memguard.monitor"
     public static let modeKey = "io.memguard.mode"
-    static let known: Set<String> = [monitorKey, modeKey, "io.memguard.seccomp", "io.memguard.seccomp-record",
-                                     "io.memguard.action", "io.memguard.failure", "io.memguard.allow-wx"]
+    static let known: Set<String> = [monitorKey, modeKey]
 
     public var mode: Mode = .audit
 
     public init(mode: Mode = .audit) { self.mode = mode }
 
-    /// nil when the container did not opt in (`io.memguard.monitor` absent or not "true").
+    /// nil when the container did not opt in (`io.memguard.monitor` absent or "false").
+    /// Any other value, an unknown io.memguard.* key or a bad value is an error: a typo must
+    /// stop the start, not leave the container unmonitored or weaker than asked.
     public init?(annotations: [String: String]) throws {
-        guard annotations[Self.monitorKey] == "true" else { return nil }
+        switch annotations[Self.monitorKey] {
+        case nil, "false":
+            return nil
+        case "true":
+            break
+        case let other?:
+            throw MemguardError("annotation \(Self.monitorKey)=\(Self.quoted(other)) is not one of true, false")
+        }
+        if let unknown = Self.unknownKeys(in: annotations).first {
+            throw MemguardError("annotation \(unknown) is not known to this memguard (known: \(Self.known.sorted().joined(separator: ", ")))")
+        }
         for (key, value) in annotations where key.hasPrefix(Self.prefix) {
             if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 throw MemguardError("annotation \(key) contains control characters")
@@ -36,14 +47,17 @@ public struct MonitorSettings: Sendable, Equatable {
         }
     }
 
-    /// Keys under io.memguard. that this version does not know (reported, not fatal: a newer
-    /// spec may carry settings for a newer memguard).
+    /// Keys under io.memguard. that this version does not know.
     public static func unknownKeys(in annotations: [String: String]) -> [String] {
         annotations.keys.filter { $0.hasPrefix(prefix) && !known.contains($0) }.sorted()
     }
 
+    /// A value for an error message: cut, with control characters escaped.
     static func quoted(_ value: String) -> String {
         let cut = value.count > 64 ? String(value.prefix(64)) + "..." : value
-        return "'\(cut)'"
+        var line = JSONLine()
+        line.add("v", cut)
+        let json = line.rendered.dropFirst(6).dropLast(2)
+        return "'\(json)'"
     }
 }

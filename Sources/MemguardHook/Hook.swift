@@ -35,12 +35,10 @@ public enum Hook {
     /// the container is known, to the container's log.
     public static func run(stage: Stage, stdin: Int32, options: Options) -> Int32 {
         let state: OCIState
-        let settings: MonitorSettings
         let container: ContainerID
         do {
             state = try OCIState(json: FileSystem.readAll(fd: stdin, limit: OCIState.maxSize, what: "OCI state on stdin"))
-            guard let opted = try MonitorSettings(annotations: state.annotations) else { return 0 }
-            settings = opted
+            guard state.annotations[MonitorSettings.monitorKey] != nil else { return 0 }
             container = try ContainerID(state.id)
         } catch {
             printError("memguard hook \(stage.rawValue): \(error)")
@@ -48,8 +46,23 @@ public enum Hook {
         }
         switch stage {
         case .prestart, .createRuntime:
+            let started = Clock.nanoseconds(CLOCK_MONOTONIC)
+            let settings: MonitorSettings
+            do {
+                guard let opted = try MonitorSettings(annotations: state.annotations) else { return 0 }
+                settings = opted
+            } catch {
+                // The start is refused: say why on stderr (runc shows it) and in the log.
+                var line = hookRecord(container, stage: stage, result: "error", started: started)
+                line.add("severity", "error")
+                line.add("error", "\(error)")
+                try? EventLog(paths: options.paths, container: container).write(line)
+                printError("memguard hook \(stage.rawValue): container \(container): \(error)")
+                return 1
+            }
             return HookStart(container: container, state: state, settings: settings, stage: stage, options: options).run()
         case .poststop:
+            // Whatever the annotations say now, tear down what exists for this container.
             return HookStop(container: container, stage: stage, options: options).run()
         case .createContainer, .startContainer, .poststart:
             return 0
@@ -121,6 +134,7 @@ struct HookStart {
         try FileSystem.makeDirectories(paths.stateDir)
         let lock = try FileLock(path: paths.lockFile)
         let (probes, _) = try ProbeSet.ensureLoaded(paths: paths)
+        try probes.allowRuntime(pid: getppid())
         let registration = try ContainerProbe.register(scope, mode: settings.mode, probes: probes)
         lock.unlock()
         defer { close(registration.ringFD) }

@@ -31,21 +31,27 @@ public struct EventRecord {
 
     private func details(_ event: mg_event, kind: EventKind?) -> JSONLine {
         var d = JSONLine()
-        d.add("syscall", Self.syscallName(Int32(bitPattern: event.syscall_nr)))
+        d.add("syscall", Self.syscallName(event.syscall_nr))
         switch kind {
         case .wxMmap:
             d.add("addr", Self.hex(event.addr))
             d.add("len", event.len)
             d.add("prot", Self.prot(event.prot))
             d.add("flags", Self.hex(UInt64(event.flags)))
+        case .execWritable where event.syscall_nr & ~MG_SYSCALL_COMPAT == 9:
+            // mmap of a memfd with PROT_EXEC
+            d.add("addr", Self.hex(event.addr))
+            d.add("len", event.len)
+            d.add("prot", Self.prot(event.prot))
+            d.add("memory", "memfd")
         case .wxMprotect, .execWritable, .codePatch:
             d.add("addr", Self.hex(event.addr))
             d.add("len", event.len)
             d.add("prot", Self.prot(event.prot))
             let vma = event.vma
-            if vma == MG_VMA_ANON.rawValue || vma == MG_VMA_FILE.rawValue {
+            if vma == MG_VMA_ANON.rawValue || vma == MG_VMA_FILE.rawValue || vma == MG_VMA_MEMFD.rawValue {
                 d.add("old_prot", Self.prot(event.old_prot))
-                d.add("memory", vma == MG_VMA_ANON.rawValue ? "anonymous" : "file")
+                d.add("memory", vma == MG_VMA_ANON.rawValue ? "anonymous" : vma == MG_VMA_FILE.rawValue ? "file" : "memfd")
             } else {
                 d.add("old_prot", vma == MG_VMA_UNKNOWN.rawValue ? "unknown" : "not-looked-up")
             }
@@ -59,7 +65,7 @@ public struct EventRecord {
             d.add("target_pid", event.target_pid)
             d.add("iovecs", event.len)
         case .procMem:
-            d.add("path", Self.text(event.path))
+            d.add("path", "/proc/\(Self.text(event.path))/mem")
             d.add("target_pid", event.target_pid)
             d.add("flags", Self.hex(UInt64(event.flags)))
         case nil:
@@ -112,18 +118,21 @@ public struct EventRecord {
         }
     }
 
-    static func syscallName(_ nr: Int32) -> String {
-        switch nr {
-        case -1: "execve"
-        case 2: "open"
-        case 9: "mmap"
-        case 10: "mprotect"
-        case 101: "ptrace"
-        case 257: "openat"
-        case 311: "process_vm_writev"
-        case 329: "pkey_mprotect"
-        case 437: "openat2"
-        default: "syscall \(nr)"
-        }
+    /// Names of the (native) syscall numbers in bpf/syscalls.h; "ia32 " marks a call made
+    /// through the 32-bit ABI.
+    static func syscallName(_ reported: UInt32) -> String {
+        let compat = reported & MG_SYSCALL_COMPAT != 0
+        let nr = reported & ~MG_SYSCALL_COMPAT
+        let name: String
+        #if arch(x86_64)
+        let names: [UInt32: String] = [2: "open", 9: "mmap", 10: "mprotect", 59: "execve", 101: "ptrace", 257: "openat",
+                                       311: "process_vm_writev", 322: "execveat", 329: "pkey_mprotect", 437: "openat2",
+                                       5: "open", 295: "openat"]
+        #else
+        let names: [UInt32: String] = [56: "openat", 117: "ptrace", 221: "execve", 222: "mmap", 226: "mprotect",
+                                       271: "process_vm_writev", 281: "execveat", 288: "pkey_mprotect", 437: "openat2"]
+        #endif
+        name = names[nr] ?? "syscall \(nr)"
+        return compat ? "ia32 \(name)" : name
     }
 }

@@ -18,7 +18,7 @@ public enum BPFFilesystem {
         let parent = directoryOf(pinDir)
         if isBPFFS(parent) { return }
         guard parent == standardMount else {
-            throw MemguardError("pin directory \(pinDir) is not on a bpf filesystem (mount one with: mount -t bpf bpf \(parent))")
+            throw MemguardError("pin directory \(pinDir) is not on a bpf filesystem: its parent \(parent) must be a bpffs mount (choose a pin directory under /sys/fs/bpf)")
         }
         if mg_mount("bpf", standardMount, "bpf", "mode=0700") != 0 {
             throw MemguardError("bpffs is not mounted at \(standardMount) and mounting it failed", errno: .current)

@@ -10,16 +10,35 @@ import MemguardCore
 public final class ProbeSet {
     public let scopes: BPFMap
     public let rings: BPFMap
+    public let runtimes: BPFMap
     public let pinDir: String
 
     /// Programs in bpf/memguard.bpf.c, each attached and its link pinned as link_<name>.
-    public static let programNames = ["mg_sys_enter", "mg_exec"]
-    static let pinnedMaps = ["mg_scopes", "mg_rings"]
+    public static let programNames = ["mg_sys_enter", "mg_sys_exit", "mg_exec"]
+    static let pinnedMaps = ["mg_scopes", "mg_rings", "mg_runtimes"]
 
     private init(pinDir: String) throws {
         self.pinDir = pinDir
         scopes = try BPFMap(pinned: "\(pinDir)/mg_scopes")
         rings = try BPFMap(pinned: "\(pinDir)/mg_rings")
+        runtimes = try BPFMap(pinned: "\(pinDir)/mg_runtimes")
+    }
+
+    /// Allows the executable of process `pid` (the container runtime that ran the hook) to
+    /// re-execute itself from a memfd:runc_cloned copy inside monitored containers.
+    public func allowRuntime(pid: Int32) throws {
+        let exe = try FileSystem.inode(of: "/proc/\(pid)/exe")
+        var id = mg_exe_id()
+        id.ino = exe.ino
+        id.dev = Self.kernelDevice(exe.dev)
+        try runtimes.update(key: id, value: UInt8(1))
+    }
+
+    /// glibc's dev_t encoding to the kernel's (major << 20 | minor), as BPF reads s_dev.
+    static func kernelDevice(_ dev: UInt64) -> UInt32 {
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff))
+        let minor = (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff))
+        return UInt32(truncatingIfNeeded: major << 20 | minor)
     }
 
     static func pins(_ pinDir: String) -> [String] {

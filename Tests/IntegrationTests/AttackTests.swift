@@ -109,3 +109,39 @@ extension Integration {
         }
     }
 }
+
+/// Variants that once evaded the probes (found by trying to break memguard), with the event
+/// each must produce now.
+let evasionKinds: [(attack: String, kind: EventKind)] = [
+    ("two-vma", .execWritable), ("double-map", .execWritable), ("fake-runc-memfd", .execMemfd),
+    ("proc-mem-symlink", .procMem), ("proc-mem-dirfd", .procMem), ("proc-mem-reopen", .procMem),
+    ("ia32-wx-mprotect", .wxMprotect), ("ia32-exec-anon", .execWritable),
+]
+
+extension Integration {
+    @Suite("Evasions that must not work")
+    struct Evasions {
+        @Test("each variant is caught", arguments: evasionKinds.map(\.attack))
+        func caught(attack: String) throws {
+            let kind = evasionKinds.first { $0.attack == attack }!.kind
+            let sandbox = try Sandbox()
+            let run = try sandbox.run(sandbox.bundle(attack, command: ["/mg-attack", attack]))
+            #expect(run.exit == 0, "\(run.output)")
+            #expect(run.output.contains("survived \(attack)"), "\(run.output)")
+            #expect(run.log?.counts == [kind: 1], "\(run.logText)")
+            if attack.hasPrefix("ia32") {
+                #expect(run.logText.contains(#""syscall":"ia32 mprotect""#), "\(run.logText)")
+            }
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("in enforce mode the ia32 variant is killed too")
+        func ia32Killed() throws {
+            let sandbox = try Sandbox()
+            let run = try sandbox.run(sandbox.bundle("ia32", command: ["/mg-attack", "ia32-exec-anon"], mode: .enforce))
+            #expect(run.exit == 137, "\(run.output)")
+            #expect(run.log?.actions == ["killed": 1], "\(run.logText)")
+            sandbox.expectNothingLeft()
+        }
+    }
+}

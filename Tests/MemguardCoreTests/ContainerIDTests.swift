@@ -33,6 +33,11 @@ struct ContainerIDTests {
         #expect(a.fileName != b.fileName)
     }
 
+    @Test func messagesEscapeControlCharacters() throws {
+        #expect(try ContainerID("web-1").description == "web-1")
+        #expect(try ContainerID("a\nb").description == #""a\nb""#)
+    }
+
     @Test func emptyHugeAndNulIdsAreRefused() {
         #expect(throws: MemguardError.self) { try ContainerID("") }
         #expect(throws: MemguardError.self) { try ContainerID(String(repeating: "x", count: 4096)) }

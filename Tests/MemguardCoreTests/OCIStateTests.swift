@@ -73,8 +73,18 @@ struct MonitorSettingsTests {
     @Test func notOptedInWithoutTheAnnotation() throws {
         #expect(try MonitorSettings(annotations: [:]) == nil)
         #expect(try MonitorSettings(annotations: ["io.memguard.monitor": "false"]) == nil)
-        #expect(try MonitorSettings(annotations: ["io.memguard.monitor": "TRUE"]) == nil)
         #expect(try MonitorSettings(annotations: ["io.memguard.mode": "enforce"]) == nil)
+    }
+
+    @Test(arguments: ["TRUE", "True", "1", "yes", ""])
+    func anOptInValueOtherThanTrueOrFalseIsAnError(value: String) {
+        #expect(throws: MemguardError.self) { try MonitorSettings(annotations: ["io.memguard.monitor": value]) }
+    }
+
+    @Test func aMisspeltKeyIsAnErrorNotASilentAudit() {
+        #expect(throws: MemguardError.self) {
+            try MonitorSettings(annotations: ["io.memguard.monitor": "true", "io.memguard.mdoe": "enforce"])
+        }
     }
 
     @Test func modeDefaultsToAudit() throws {

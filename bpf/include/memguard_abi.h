@@ -21,7 +21,7 @@ enum mg_kind {
 	MG_KIND_EXEC_DELETED = 6,  /* exec of a file with no name left (unlinked, O_TMPFILE) */
 	MG_KIND_PTRACE = 7,        /* ptrace attach/seize/poke/setregs */
 	MG_KIND_VM_WRITEV = 8,     /* process_vm_writev into another process */
-	MG_KIND_PROC_MEM = 9,      /* open of /proc/<pid>/mem for writing */
+	MG_KIND_PROC_MEM = 9,      /* /proc/<pid>/mem opened for writing (checked on the opened file) */
 	MG_KIND_COUNT = 10,
 };
 
@@ -43,11 +43,24 @@ enum mg_vma {
 	MG_VMA_ANON = 1,
 	MG_VMA_FILE = 2,
 	MG_VMA_UNKNOWN = 3,        /* lookup failed (mmap lock contended): treated as suspicious */
+	MG_VMA_MEMFD = 4,          /* backed by a memfd: writable through another mapping or the fd */
 };
+
+/* Set in mg_event.syscall_nr when the call came through the 32-bit (ia32) ABI; the rest is
+ * the native number it was normalised to. */
+#define MG_SYSCALL_COMPAT 0x40000000u
 
 #define MG_COMM_LEN 16
 #define MG_NAME_LEN 64
 #define MG_MAX_PIDNS_LEVEL 32
+
+/* Key of mg_runtimes: the executable identity of a container runtime (the hook's parent),
+ * whose own memfd:runc_cloned re-exec is allowed. */
+struct mg_exe_id {
+	__u64 ino;
+	__u32 dev;                 /* kernel encoding: major << 20 | minor */
+	__u32 pad;
+};
 
 /* Value of the mg_scopes map, keyed by the container's cgroup v2 id. User space writes the
  * first four fields at registration; the kernel only adds to the counters. */
