@@ -134,7 +134,8 @@ struct HookStart {
         try FileSystem.makeDirectories(paths.stateDir)
         let lock = try FileLock(path: paths.lockFile)
         let (probes, _) = try ProbeSet.ensureLoaded(paths: paths)
-        try probes.allowRuntime(pid: getppid())
+        // Best effort: without it only the runtime's own memfd re-exec would be reported.
+        try? probes.allowRuntime(pid: getppid())
         let registration = try ContainerProbe.register(scope, mode: settings.mode, probes: probes)
         lock.unlock()
         defer { close(registration.ringFD) }

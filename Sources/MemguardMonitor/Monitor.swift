@@ -85,8 +85,12 @@ public final class Monitor {
         afterReady(cgroup: cgroup)
 
         let reason = loop(ring: ring!, signals: stopSignals)
-        let outcome = try? ContainerTeardown.detach(cgroupID: options.scope.cgroupID, paths: options.paths) {
+        var outcome: ContainerTeardown.Outcome?
+        do {
+            outcome = try ContainerTeardown.detach(cgroupID: options.scope.cgroupID, paths: options.paths) { drain(ring!) }
+        } catch {
             drain(ring!)
+            try? log.write(failureRecord("tearing down the kernel side for container \(options.container): \(error)"))
         }
         ring_buffer__free(ring)
         close(InheritedFD.ring)

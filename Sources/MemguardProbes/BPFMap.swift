@@ -21,6 +21,13 @@ public final class BPFMap {
 
     deinit { close(fd) }
 
+    /// The kernel's value size for this map (0 if it cannot be read).
+    public var valueSize: Int {
+        var info = bpf_map_info()
+        var len = UInt32(MemoryLayout<bpf_map_info>.size)
+        return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? Int(info.value_size) : 0
+    }
+
     public func update<K: BitwiseCopyable, V: BitwiseCopyable>(key: K, value: V, flags: Int32 = Int32(BPF_ANY)) throws {
         var k = key
         var v = value

@@ -22,6 +22,11 @@ public final class ProbeSet {
         scopes = try BPFMap(pinned: "\(pinDir)/mg_scopes")
         rings = try BPFMap(pinned: "\(pinDir)/mg_rings")
         runtimes = try BPFMap(pinned: "\(pinDir)/mg_runtimes")
+        // A set pinned by another memguard build with another layout must not be written to.
+        let valueSize = scopes.valueSize
+        guard valueSize == MemoryLayout<mg_scope>.size else {
+            throw MemguardError("map \(pinDir)/mg_scopes has \(valueSize)-byte values, this memguard expects \(MemoryLayout<mg_scope>.size)")
+        }
     }
 
     /// Allows the executable of process `pid` (the container runtime that ran the hook) to
@@ -62,6 +67,11 @@ public final class ProbeSet {
         do {
             if let probes = try openPinned(paths: paths) { return (probes, false) }
         } catch {
+            // A half-pinned set (a crash during load) is replaced, but never one that still
+            // watches containers: removing it would end their monitoring silently.
+            if let scopes = try? BPFMap(pinned: "\(paths.pinDir)/mg_scopes"), !scopes.keys(UInt64.self).isEmpty {
+                throw MemguardError("the probe set pinned in \(paths.pinDir) does not match this memguard (\(error)) and still watches \(scopes.keys(UInt64.self).count) container(s); stop them before upgrading")
+            }
             try removePins(paths: paths)
         }
         try load(paths: paths)

@@ -186,3 +186,44 @@ extension Integration {
         }
     }
 }
+
+extension Integration {
+    @Suite("A pinned set left by a crash or another version")
+    struct ForeignPins {
+        /// Pins a map named mg_scopes with `entries` keys, as a stale or foreign set would.
+        func pinForeignScopes(_ sandbox: Sandbox, entries: Int) throws {
+            try FileSystem.makeDirectories(sandbox.paths.pinDir, mode: 0o700)
+            let pin = "\(sandbox.paths.pinDir)/mg_scopes"
+            let created = try ProcessRunner.run(["bpftool", "map", "create", pin, "type", "hash", "key", "8", "value", "8",
+                                                 "entries", "4", "name", "mg_scopes"], output: "\(sandbox.root)/bpftool.out")
+            try #require(created == 0, "bpftool map create failed: \((try? FileSystem.readText("\(sandbox.root)/bpftool.out")) ?? "")")
+            for key in 0..<entries {
+                let bytes = (0..<8).map { String($0 == 0 ? key + 1 : 0) }
+                _ = try ProcessRunner.run(["bpftool", "map", "update", "pinned", pin, "key"] + bytes + ["value"] + Array(repeating: "0", count: 8),
+                                          output: "\(sandbox.root)/bpftool.out")
+            }
+        }
+
+        @Test func aHalfPinnedUnusedSetIsReplaced() throws {
+            let sandbox = try Sandbox()
+            try pinForeignScopes(sandbox, entries: 0)
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            let start = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "heal", pid: sleeper.pid))
+            #expect(start.exit == 0, "\(start.output)")
+            #expect(try sandbox.hook("poststop", stdin: sandbox.state(id: "heal", pid: nil)).exit == 0)
+            sandbox.expectNothingLeft()
+        }
+
+        @Test func aForeignSetInUseIsNeverRemoved() throws {
+            let sandbox = try Sandbox()
+            try pinForeignScopes(sandbox, entries: 1)
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            let start = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "foreign", pid: sleeper.pid))
+            #expect(start.exit == 1)
+            #expect(start.output.contains("still watches 1 container(s)"), "\(start.output)")
+            #expect(FileSystem.exists("\(sandbox.paths.pinDir)/mg_scopes"))
+            try ProbeSet.removePins(paths: sandbox.paths)
+            sandbox.expectNothingLeft()
+        }
+    }
+}
