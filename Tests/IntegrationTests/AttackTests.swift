@@ -93,7 +93,7 @@ extension Integration {
         @Test("containers starting at the same instant share one program set")
         func simultaneousStartsLoadOnce() throws {
             let sandbox = try Sandbox()
-            let bundles = try (0..<4).map { try sandbox.bundle("s\($0)", command: ["/mg-attack", "sleep", "0.8", "wx-mprotect"]) }
+            let bundles = try (0..<4).map { try sandbox.bundle("s\($0)", command: ["/mg-attack", "sleep", "1.5", "wx-mprotect"]) }
             let running = try bundles.map { try sandbox.start($0) }
             let sawOneSet = sandbox.waitFor {
                 let programs = KernelObjects.current().programs
