@@ -318,24 +318,30 @@ static int do_code_patch(void)
 	return 0;
 }
 
-static int do_exec_memfd(void)
+/* A memfd named `name` holding our executable, run by a child (fileless execution). */
+static int memfd_exec(const char *kind, const char *name)
 {
 	int fd, rc;
 
 	/* Say MFD_EXEC explicitly (kernel >= 6.3); older kernels reject it. */
-	fd = memfd_create("payload", MFD_CLOEXEC | MFD_EXEC);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_EXEC);
 	if (fd < 0 && errno == EINVAL)
-		fd = memfd_create("payload", MFD_CLOEXEC);
+		fd = memfd_create(name, MFD_CLOEXEC);
 	if (fd < 0)
-		return setup_failed("exec-memfd", "memfd_create");
+		return setup_failed(kind, "memfd_create");
 	if (copy_self(fd) < 0) {
-		rc = setup_failed("exec-memfd", "copy /proc/self/exe");
+		rc = setup_failed(kind, "copy /proc/self/exe");
 		close(fd);
 		return rc;
 	}
-	rc = exec_child("exec-memfd", fd, 1);
+	rc = exec_child(kind, fd, 1);
 	close(fd);
 	return rc;
+}
+
+static int do_exec_memfd(void)
+{
+	return memfd_exec("exec-memfd", "payload");
 }
 
 /* The scratch directory: $MG_SCRATCH, else /tmp; created if missing. */
@@ -586,19 +592,7 @@ static int do_double_map(void)
 /* exec-memfd: a memfd named like runc's own clone, run by a process that is not runc */
 static int do_fake_runc_memfd(void)
 {
-	int fd = memfd_create("runc_cloned:/proc/self/exe", MFD_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return setup_failed("fake-runc-memfd", "memfd_create");
-	if (copy_self(fd) < 0) {
-		rc = setup_failed("fake-runc-memfd", "copy /proc/self/exe");
-		close(fd);
-		return rc;
-	}
-	rc = exec_child("fake-runc-memfd", fd, 1);
-	close(fd);
-	return rc;
+	return memfd_exec("fake-runc-memfd", "runc_cloned:/proc/self/exe");
 }
 
 /* proc-mem: /proc/self/mem reached without spelling "/proc/<pid>/mem" */

@@ -92,9 +92,4 @@ public struct JSONValue {
         return out
     }
 
-    public var elements: [JSONValue] {
-        guard json_object_is_type(pointer, json_type_array) != 0 else { return [] }
-        let count = json_object_array_length(pointer)
-        return (0..<count).compactMap { json_object_array_get_idx(pointer, $0).map(JSONValue.init) }
-    }
 }

@@ -11,15 +11,6 @@ public struct OCIState: Sendable, Equatable {
     /// State JSON larger than this is refused (a real one is a few KiB).
     public static let maxSize = 1 << 20
 
-    public init(ociVersion: String = "1.0.2", id: String, status: String, pid: Int32?, bundle: String, annotations: [String: String]) {
-        self.ociVersion = ociVersion
-        self.id = id
-        self.status = status
-        self.pid = pid
-        self.bundle = bundle
-        self.annotations = annotations
-    }
-
     public init(json bytes: [UInt8]) throws {
         let doc = try JSONDocument(parsing: bytes, what: "OCI state on stdin")
         let root = doc.root

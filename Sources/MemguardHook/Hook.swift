@@ -143,7 +143,7 @@ struct HookStart {
         let monitorOptions = Monitor.Options(container: container, paths: paths, scope: scope, mode: settings.mode,
                                              initPID: pid, exitGraceMilliseconds: options.exitGraceMilliseconds)
         do {
-            _ = try MonitorLauncher.start(monitorOptions, ringFD: registration.ringFD, initPidfd: pidfd,
+            try MonitorLauncher.start(monitorOptions, ringFD: registration.ringFD, initPidfd: pidfd,
                                           timeoutMilliseconds: options.readyTimeoutMilliseconds)
         } catch {
             _ = try? ContainerTeardown.detach(cgroupID: scope.cgroupID, paths: paths)

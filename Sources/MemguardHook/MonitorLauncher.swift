@@ -7,11 +7,9 @@ import MemguardMonitor
 /// runc waits for EOF on a hook's stdout/stderr, so the monitor must not hold them) and waits
 /// until it reports that it is reading events.
 enum MonitorLauncher {
-    struct Started {
-        var pid: pid_t
-    }
-
-    static func start(_ options: Monitor.Options, ringFD: Int32, initPidfd: Int32, timeoutMilliseconds: Int32) throws -> Started {
+    /// Returns the monitor's pid once it is ready.
+    @discardableResult
+    static func start(_ options: Monitor.Options, ringFD: Int32, initPidfd: Int32, timeoutMilliseconds: Int32) throws -> pid_t {
         var pipeFDs: [Int32] = [-1, -1]
         try sys("creating the monitor's ready pipe") { mg_pipe_cloexec(&pipeFDs) }
         defer { close(pipeFDs[0]) }
@@ -63,7 +61,7 @@ enum MonitorLauncher {
 
         switch waitReady(pipeFDs[0], timeoutMilliseconds: timeoutMilliseconds) {
         case .ready:
-            return Started(pid: pid)
+            return pid
         case .failed(let message):
             var status: Int32 = 0
             waitpid(pid, &status, 0)

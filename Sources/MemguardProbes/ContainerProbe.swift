@@ -86,9 +86,4 @@ public enum ContainerProbe {
         guard fd >= 0 else { throw MemguardError("opening ring buffer map id \(id)", errno: .current) }
         return fd
     }
-
-    /// Current counters of a registered container.
-    public static func counters(cgroupID: UInt64, probes: ProbeSet) -> mg_scope? {
-        probes.scopes.lookup(key: cgroupID, as: mg_scope.self)
-    }
 }

@@ -63,10 +63,6 @@ extension Sandbox {
         line.add("annotations", object: notes)
         return Array(line.rendered.utf8)
     }
-
-    /// Files under the sandbox's directories (to prove nothing was written elsewhere, tests
-    /// compare what is inside with what is expected).
-    func files(in dir: String) -> [String] { FileSystem.list(dir) }
 }
 
 extension Integration {
@@ -83,7 +79,7 @@ extension Integration {
             let result = try sandbox.hook("createRuntime", stdin: Array(input.utf8))
             #expect(result.exit == 1)
             #expect(result.output.contains("memguard hook createRuntime:") && result.output.contains(message), "\(result.output)")
-            #expect(sandbox.files(in: sandbox.paths.logDir).isEmpty)
+            #expect(FileSystem.list(sandbox.paths.logDir).isEmpty)
             sandbox.expectNothingLeft()
         }
 
@@ -133,24 +129,21 @@ extension Integration {
             sandbox.expectNothingLeft()
         }
 
-        @Test func pinDirectoryOffBPFFSIsRefused() throws {
+        /// A broken prerequisite: the pin directory off bpffs, or no kernel BTF.
+        @Test(arguments: [
+            ("MEMGUARD_PIN_DIR", "pins", "is not on a bpf filesystem"),
+            ("MEMGUARD_BTF", "no-vmlinux", "kernel BTF not found at"),
+        ])
+        func brokenPrerequisiteIsRefused(variable: String, file: String, message: String) throws {
             let sandbox = try Sandbox()
             let sleeper = try CgroupedSleeper(root: sandbox.root)
-            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "nobpffs", pid: sleeper.pid),
-                                          environment: ["MEMGUARD_PIN_DIR=\(sandbox.root)/pins"])
+            let path = "\(sandbox.root)/\(file)"
+            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "broken", pid: sleeper.pid),
+                                          environment: ["\(variable)=\(path)"])
             #expect(result.exit == 1)
-            #expect(result.output.contains("is not on a bpf filesystem"), "\(result.output)")
-            #expect(!FileSystem.exists("\(sandbox.root)/pins"))
-            sandbox.expectNothingLeft()
-        }
-
-        @Test func missingBTFIsRefused() throws {
-            let sandbox = try Sandbox()
-            let sleeper = try CgroupedSleeper(root: sandbox.root)
-            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "nobtf", pid: sleeper.pid),
-                                          environment: ["MEMGUARD_BTF=\(sandbox.root)/no-vmlinux"])
-            #expect(result.exit == 1)
-            #expect(result.output.contains("kernel BTF not found at \(sandbox.root)/no-vmlinux"), "\(result.output)")
+            #expect(result.output.contains("container broken:") && result.output.contains(message), "\(result.output)")
+            #expect(!FileSystem.exists(path))
+            #expect(sandbox.logLines("broken").last?.contains(message) == true)
             sandbox.expectNothingLeft()
         }
 
@@ -160,7 +153,7 @@ extension Integration {
             let id = "../../escape\nx"
             let start = try sandbox.hook("createRuntime", stdin: sandbox.state(id: id, pid: sleeper.pid))
             #expect(start.exit == 0, "\(start.output)")
-            #expect(sandbox.files(in: sandbox.paths.logDir) == ["%2E.%2F..%2Fescape%0Ax.log"])
+            #expect(FileSystem.list(sandbox.paths.logDir) == ["%2E.%2F..%2Fescape%0Ax.log"])
             #expect(!FileSystem.exists("\(sandbox.root)/escape\nx.log"))
             let stop = try sandbox.hook("poststop", stdin: sandbox.state(id: id, pid: nil))
             #expect(stop.exit == 0, "\(stop.output)")
