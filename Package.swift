@@ -4,7 +4,8 @@ import PackageDescription
 // Data flow, one module per step:
 //   MemguardCore (OCI state, annotations, paths, logs) -> MemguardProbes (kernel programs, maps)
 //   -> MemguardMonitor (per-container event reader, teardown) -> MemguardHook (OCI hook stages)
-//   -> memguard (CLI). MemguardDemo drives real runc containers through all of it.
+//   -> memguard (CLI). MemguardWrapper (memguard-runc) puts the hooks into opted-in bundles;
+//   MemguardSeccomp checks and builds seccomp profiles. MemguardDemo drives real runc containers.
 let package = Package(
     name: "memguard",
     products: [
@@ -13,6 +14,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // The event ABI shared with the kernel programs: bpf/include/memguard_abi.h.
         .target(
             name: "CMemguardABI",
@@ -29,12 +31,17 @@ let package = Package(
             dependencies: ["MemguardCore", "CLibBPF", "CShims", "CMemguardABI"],
             plugins: ["BPFObjectPlugin"]
         ),
-        .target(name: "MemguardMonitor", dependencies: ["MemguardCore", "MemguardProbes", "CMemguardABI", "CShims"]),
+        // Seccomp profiles: OCI/Docker JSON, checked with libseccomp; wx-deny; recorded profiles.
+        .target(name: "MemguardSeccomp", dependencies: ["MemguardCore", "CSeccomp"]),
+        .target(name: "MemguardMonitor", dependencies: ["MemguardCore", "MemguardProbes", "MemguardSeccomp", "CMemguardABI", "CShims"]),
+        // memguard-runc: adds memguard's hooks to opted-in bundles, then execs the real runtime.
+        .target(name: "MemguardWrapper", dependencies: ["MemguardCore", "MemguardSeccomp"]),
         .target(name: "MemguardHook", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor"]),
         .target(name: "MemguardDemo", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "CShims"]),
-        .executableTarget(name: "memguard", dependencies: ["MemguardCore", "MemguardHook", "MemguardMonitor", "MemguardDemo"]),
+        .executableTarget(name: "memguard", dependencies: ["MemguardCore", "MemguardHook", "MemguardMonitor", "MemguardDemo", "MemguardWrapper", "MemguardSeccomp"]),
         .plugin(name: "BPFObjectPlugin", capability: .buildTool()),
         .testTarget(name: "MemguardCoreTests", dependencies: ["MemguardCore"]),
+        .testTarget(name: "MemguardSeccompTests", dependencies: ["MemguardSeccomp", "MemguardWrapper", "MemguardCore"]),
         .testTarget(name: "MemguardProbesTests", dependencies: ["MemguardProbes", "MemguardMonitor", "CMemguardABI", "CLibBPF"]),
         // Root-only: real runc containers, real kernel programs. Fails (never skips) when not root.
         .testTarget(name: "IntegrationTests", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "MemguardDemo", "memguard"]),

@@ -34,7 +34,7 @@ if [ ! -s "$work/vmlinux.h" ]; then
 	mv "$work/vmlinux.h.tmp" "$work/vmlinux.h"
 fi
 
-"$clang" -g -O2 -target bpf -D__TARGET_ARCH_$arch -Wall -Werror \
+"$clang" -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$arch -Wall -Werror \
 	-I"$work" -I"$here" -I"$here/include" \
 	-c "$here/memguard.bpf.c" -o "$work/memguard.tmp.o" || die "compiling memguard.bpf.c failed"
 # bpftool links and strips DWARF, keeping BTF: 0.1 MB instead of 0.75 MB.

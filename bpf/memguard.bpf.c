@@ -58,6 +58,15 @@ struct {
 	__array(values, struct mg_ring_template);
 } mg_rings SEC(".maps");
 
+/* [0]: how many registered containers record their syscalls. While none does, syscalls the
+ * probes do not judge cost a compare and this one array lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} mg_config SEC(".maps");
+
 /* Container runtimes whose memfd:runc_cloned re-exec is allowed (see on_execve). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -136,14 +145,13 @@ static __always_inline __u32 pid_at_level(struct pid *pid, __u32 level)
 /* Counts the violation, applies the container's mode, and reserves its event. The caller
  * fills kind-specific fields and submits. Returns NULL when the event cannot be delivered
  * (counted as lost or no_ring). */
-static __always_inline struct mg_event *begin_event(struct scope_ref *ref, __u32 kind, __u32 nr)
+static __always_inline struct mg_event *begin_event_as(struct scope_ref *ref, __u32 kind, __u32 nr, __u32 action)
 {
 	struct mg_scope *s = ref->scope;
-	__u32 action = MG_ACTION_NONE;
 
 	if (kind < MG_KIND_COUNT)
 		__sync_fetch_and_add(&s->events[kind], 1);
-	if (s->mode == MG_MODE_ENFORCE)
+	if (action == MG_ACTION_NONE && s->mode == MG_MODE_ENFORCE)
 		action = bpf_send_signal(SIGKILL) == 0 ? MG_ACTION_KILLED : MG_ACTION_KILL_FAILED;
 
 	void *ring = bpf_map_lookup_elem(&mg_rings, &s->ring_slot);
@@ -256,6 +264,12 @@ static __always_inline int is_memfd_name(const unsigned char *name)
 	char head[6] = {};
 	bpf_probe_read_kernel(head, sizeof(head), name);
 	return head[0] == 'm' && head[1] == 'e' && head[2] == 'm' && head[3] == 'f' && head[4] == 'd' && head[5] == ':';
+}
+
+/* A violation: counted, the offender killed in enforce mode, and its event reserved. */
+static __always_inline struct mg_event *begin_event(struct scope_ref *ref, __u32 kind, __u32 nr)
+{
+	return begin_event_as(ref, kind, nr, MG_ACTION_NONE);
 }
 
 struct vma_info {
@@ -459,10 +473,24 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(mg_sys_enter, struct pt_regs *regs, long id)
 {
 	struct call c = {};
-	if (!read_call(regs, id, &c))
-		return 0;
+	int judged = read_call(regs, id, &c);
+	if (!judged) {
+		__u32 zero = 0;
+		__u32 *recording = bpf_map_lookup_elem(&mg_config, &zero);
+		if (!recording || *recording == 0)
+			return 0;
+	}
 	struct scope_ref ref = {};
 	if (!current_scope(&ref))
+		return 0;
+	if ((ref.scope->flags & MG_SCOPE_RECORD) && !c.compat && id >= 0 && id < MG_RECORD_SYSCALLS) {
+#if defined(__TARGET_ARCH_x86)
+		/* read_call only knows the ABI of calls it judges; check it for the others */
+		if (judged || !(BPF_CORE_READ(bpf_get_current_task_btf(), thread_info.status) & TS_COMPAT))
+#endif
+			__sync_fetch_and_or(&ref.scope->syscalls[(id / 64) & 7], 1ULL << (id % 64));
+	}
+	if (!judged)
 		return 0;
 
 	switch (c.nr) {
@@ -492,26 +520,70 @@ int BPF_PROG(mg_sys_enter, struct pt_regs *regs, long id)
 
 /* /proc/<pid>/mem opened for writing, judged on the file the open produced (at syscall exit),
  * so symlinks, /proc/self/fd reopens, dirfd-relative and dotted paths are all seen. */
+#define EACCES 13
+
+/* A W|X mmap/mprotect refused by the container's seccomp wx-deny filter never reaches
+ * sys_enter (seccomp runs first) but does reach sys_exit, with -EACCES. */
+static __always_inline void on_denied_wx(struct scope_ref *ref, struct pt_regs *regs, long id, int compat)
+{
+	if (!(ref->scope->flags & MG_SCOPE_WX_DENY))
+		return;
+	__u64 addr, len;
+	__u32 prot;
+	long nr;
+#if defined(__TARGET_ARCH_x86)
+	if (compat) {
+		nr = id == MG_IA32_mmap2 ? MG_NR_mmap : id == MG_IA32_mprotect ? MG_NR_mprotect : MG_NR_pkey_mprotect;
+		addr = (__u32)BPF_CORE_READ(regs, bx);
+		len = (__u32)BPF_CORE_READ(regs, cx);
+		prot = BPF_CORE_READ(regs, dx);
+	} else
+#endif
+	{
+		nr = id;
+		addr = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		len = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		prot = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	}
+	if ((prot & (PROT_WRITE | PROT_EXEC)) != (PROT_WRITE | PROT_EXEC))
+		return;
+	__u32 kind = nr == MG_NR_mmap ? MG_KIND_WX_MMAP : MG_KIND_WX_MPROTECT;
+	struct mg_event *e = begin_event_as(ref, kind, (__u32)nr | (compat ? MG_SYSCALL_COMPAT : 0), MG_ACTION_DENIED);
+	if (!e)
+		return;
+	e->addr = addr;
+	e->len = len;
+	e->prot = prot;
+	bpf_ringbuf_submit(e, 0);
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(mg_sys_exit, struct pt_regs *regs, long ret)
 {
-	if (ret < 0)
+	if (ret < 0 && ret != -EACCES)
 		return 0;
 #if defined(__TARGET_ARCH_x86)
 	long id = BPF_CORE_READ(regs, orig_ax);
 	int compat = BPF_CORE_READ(bpf_get_current_task_btf(), thread_info.status) & TS_COMPAT;
 	int is_open = compat ? (id == MG_IA32_open || id == MG_IA32_openat || id == MG_IA32_openat2)
 			     : (id == MG_NR_open || id == MG_NR_openat || id == MG_NR_openat2);
+	int is_wx = compat ? (id == MG_IA32_mmap2 || id == MG_IA32_mprotect || id == MG_IA32_pkey_mprotect)
+			   : (id == MG_NR_mmap || id == MG_NR_mprotect || id == MG_NR_pkey_mprotect);
 #else
 	long id = BPF_CORE_READ(regs, syscallno);
 	int compat = 0;
 	int is_open = id == MG_NR_openat || id == MG_NR_openat2;
+	int is_wx = id == MG_NR_mmap || id == MG_NR_mprotect || id == MG_NR_pkey_mprotect;
 #endif
-	if (!is_open)
+	if (ret == -EACCES ? !is_wx : !is_open)
 		return 0;
 	struct scope_ref ref = {};
 	if (!current_scope(&ref))
 		return 0;
+	if (ret < 0) {
+		on_denied_wx(&ref, regs, id, compat);
+		return 0;
+	}
 	struct file *file = current_file(ret);
 	if (!file || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
 		return 0;

@@ -71,10 +71,30 @@ public struct JSONValue {
         return errno == 0 ? value : nil
     }
 
+    /// A non-negative integer up to 2^64-1 (json-c keeps large values as uint64).
+    public var uint64: UInt64? {
+        guard json_object_is_type(pointer, json_type_int) != 0 else { return nil }
+        if json_object_get_int64(pointer) < 0 { return nil }
+        errno = 0
+        let value = json_object_get_uint64(pointer)
+        return errno == 0 ? value : nil
+    }
+
     public var bool: Bool? {
         guard json_object_is_type(pointer, json_type_boolean) != 0 else { return nil }
         return json_object_get_boolean(pointer) != 0
     }
+
+    /// The elements of an array (empty for anything else).
+    public var elements: [JSONValue] {
+        guard json_object_is_type(pointer, json_type_array) != 0 else { return [] }
+        return (0..<json_object_array_length(pointer)).compactMap { json_object_array_get_idx(pointer, $0).map(JSONValue.init) }
+    }
+
+    public var isArray: Bool { json_object_is_type(pointer, json_type_array) != 0 }
+
+    /// The value as compact JSON text.
+    public var jsonText: String { String(cString: json_object_to_json_string_ext(pointer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) }
 
     /// The members of an object, in document order.
     public var members: [(key: String, value: JSONValue)] {

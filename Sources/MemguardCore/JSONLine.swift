@@ -48,6 +48,21 @@ public struct JSONLine {
         text += object.rendered
     }
 
+    public mutating func add(_ name: String, strings values: [String]) {
+        key(name)
+        text += "["
+        for (i, value) in values.enumerated() {
+            if i > 0 { text += "," }
+            Self.appendString(value, to: &text)
+        }
+        text += "]"
+    }
+
+    public mutating func add(_ name: String, objects values: [JSONLine]) {
+        key(name)
+        text += "[" + values.map(\.rendered).joined(separator: ",") + "]"
+    }
+
     public var rendered: String { text + "}" }
 
     static func appendString(_ value: String, to text: inout String) {

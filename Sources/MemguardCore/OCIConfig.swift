@@ -16,6 +16,29 @@ public final class OCIConfig {
 
     deinit { json_object_put(root) }
 
+    /// The config's annotations (only string values; ours must be strings).
+    public func annotations(what: String) throws -> [String: String] {
+        try MonitorSettings.annotations(in: JSONValue(root), what: what)
+    }
+
+    /// linux.seccomp, if the config has one.
+    public var seccomp: JSONValue? { JSONValue(root)["linux"]?["seccomp"] }
+
+    /// Replaces linux.seccomp with the given JSON object text.
+    public func setSeccomp(json: String, what: String) throws {
+        let doc = try JSONDocument(parsing: Array(json.utf8), what: what)
+        guard doc.root.isObject else { throw MemguardError("\(what) is not a JSON object") }
+        json_object_object_add(object(["linux"]), "seccomp", json_object_get(doc.root.pointer))
+    }
+
+    /// True if hooks.<stage> already has a hook with this path and args.
+    public func hasHook(stage: String, path: String, args: [String]) -> Bool {
+        guard let hooks = JSONValue(root)["hooks"]?[stage] else { return false }
+        return hooks.elements.contains { hook in
+            hook["path"]?.string == path && (hook["args"]?.elements.map { $0.string ?? "" } ?? []) == args
+        }
+    }
+
     public var json: String {
         String(cString: json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)) + "\n"
     }

@@ -39,21 +39,6 @@ public struct OCIState: Sendable, Equatable {
         } else {
             pid = nil
         }
-        annotations = [:]
-        if let value = root["annotations"] {
-            guard value.isObject else {
-                throw MemguardError("OCI state on stdin: \"annotations\" is a \(value.typeName), not an object")
-            }
-            for (key, member) in value.members {
-                // Only our own annotations must be strings; others are not ours to judge.
-                guard let text = member.string else {
-                    if key.hasPrefix(MonitorSettings.prefix) {
-                        throw MemguardError("annotation \(key) is a \(member.typeName), not a string")
-                    }
-                    continue
-                }
-                annotations[key] = text
-            }
-        }
+        annotations = try MonitorSettings.annotations(in: root, what: "OCI state on stdin")
     }
 }

@@ -14,8 +14,10 @@ public struct StateRecord: Sendable, Equatable {
     /// reused pid is never signalled by mistake.
     public var monitorStart: UInt64
     public var mode: String
+    /// Record mode: the name of the profile to write at the end ("" if none).
+    public var recordProfile: String
 
-    public init(containerID: String, cgroupID: UInt64, cgroupPath: String, pidnsInode: UInt32, initPID: Int32, monitorPID: Int32, monitorStart: UInt64, mode: String) {
+    public init(containerID: String, cgroupID: UInt64, cgroupPath: String, pidnsInode: UInt32, initPID: Int32, monitorPID: Int32, monitorStart: UInt64, mode: String, recordProfile: String = "") {
         self.containerID = containerID
         self.cgroupID = cgroupID
         self.cgroupPath = cgroupPath
@@ -24,6 +26,7 @@ public struct StateRecord: Sendable, Equatable {
         self.monitorPID = monitorPID
         self.monitorStart = monitorStart
         self.mode = mode
+        self.recordProfile = recordProfile
     }
 
     public var text: String {
@@ -38,6 +41,7 @@ public struct StateRecord: Sendable, Equatable {
         monitor_pid=\(monitorPID)
         monitor_start=\(monitorStart)
         mode=\(mode)
+        record=\(recordProfile)
 
         """
     }
@@ -66,6 +70,8 @@ public struct StateRecord: Sendable, Equatable {
         monitorPID = try number("monitor_pid")
         monitorStart = try number("monitor_start")
         mode = try field("mode")
+        recordProfile = fields["record"] ?? ""
+        if !recordProfile.isEmpty { try MonitorSettings.checkProfileName(recordProfile, key: "record in \(path)") }
     }
 
     public static func load(_ path: String) throws -> StateRecord? {

@@ -148,9 +148,7 @@ public enum Demo {
         guard let busybox = (["/bin/busybox", "/usr/bin/busybox"] as [String]).first(where: { access($0, X_OK) == 0 }) else {
             throw MemguardError("busybox not found: install busybox-static (or ./install.sh)")
         }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/usr/local/bin/memguard"
+        let exe = (try? selfExecutablePath()) ?? "/usr/local/bin/memguard"
         let exeDir = String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)])
         let env = getenv("MEMGUARD_ATTACK_BIN").map { String(cString: $0) }
         let candidates = [attackOverride, env, "\(exeDir)/../libexec/memguard/mg-attack", "/usr/local/libexec/memguard/mg-attack"].compactMap { $0 }

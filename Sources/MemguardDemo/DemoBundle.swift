@@ -15,9 +15,10 @@ struct DemoBundle {
     }
 
     /// `annotations` replaces the opt-in annotations (tests use it for non-opted containers);
-    /// `hookEnvironment` is added to the hooks' environment.
+    /// `hookEnvironment` is added to the hooks' environment; without `hooks` the bundle is left
+    /// for memguard-runc to complete.
     init(parent: String, id: String, tools: Tools, command: [String], mode: MonitorSettings.Mode, paths: MemguardPaths,
-         annotations: [String: String]? = nil, hookEnvironment: [String] = []) throws {
+         annotations: [String: String]? = nil, hookEnvironment: [String] = [], hooks: Bool = true) throws {
         directory = "\(parent)/\(id)"
         self.id = id
         let rootfs = "\(directory)/rootfs"
@@ -25,7 +26,7 @@ struct DemoBundle {
             try FileSystem.makeDirectories(dir, mode: 0o755)
         }
         try Self.copy(tools.busybox, to: "\(rootfs)/bin/busybox")
-        for applet in ["sh", "sleep", "true", "echo", "cat", "ls"] {
+        for applet in ["sh", "sleep", "true", "echo", "cat", "ls", "mkdir"] {
             symlink("busybox", "\(rootfs)/bin/\(applet)")
         }
         try Self.copy(tools.attack, to: "\(rootfs)/mg-attack")
@@ -42,7 +43,7 @@ struct DemoBundle {
             config.set(["annotations", key], string: value)
         }
         // What the runtime wrapper injects for opted-in containers: createRuntime + poststop.
-        for stage in ["createRuntime", "poststop"] {
+        for stage in ["createRuntime", "poststop"] where hooks {
             config.addHook(stage: stage, path: tools.memguard, args: ["memguard", "hook", stage], env: paths.environment + hookEnvironment, timeout: 30)
         }
         try FileSystem.writeAtomically(configPath, config.json)

@@ -55,11 +55,11 @@ struct HookStart {
         let (probes, _) = try ProbeSet.ensureLoaded(paths: paths)
         // Best effort: without it only the runtime's own memfd re-exec would be reported.
         try? probes.allowRuntime(pid: getppid())
-        let registration = try ContainerProbe.register(scope, mode: settings.mode, probes: probes)
+        let registration = try ContainerProbe.register(scope, settings: settings, probes: probes)
         lock.unlock()
         defer { close(registration.ringFD) }
 
-        let monitorOptions = Monitor.Options(container: container, paths: paths, scope: scope, mode: settings.mode,
+        let monitorOptions = Monitor.Options(container: container, paths: paths, scope: scope, settings: settings,
                                              initPID: pid, exitGraceMilliseconds: options.exitGraceMilliseconds)
         do {
             try MonitorLauncher.start(monitorOptions, ringFD: registration.ringFD, initPidfd: pidfd,

@@ -27,6 +27,9 @@ struct HookStop {
                 // The monitor is gone (killed, crashed): do its teardown and write its stop line.
                 let outcome = try ContainerTeardown.detach(cgroupID: record.cgroupID, paths: paths)
                 ContainerTeardown.removeFiles(paths: paths, container: container)
+                if !record.recordProfile.isEmpty {
+                    try? log?.write(ContainerTeardown.writeRecording(outcome, name: record.recordProfile, paths: paths, container: container))
+                }
                 try? log?.write(ContainerTeardown.stopRecord(container: container, reason: "monitor-lost (torn down by poststop)",
                                                              outcome: outcome, delivered: 0, undecodable: 0))
             }

@@ -40,7 +40,7 @@ enum MonitorLauncher {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, mg_posix_spawn_setsid() | Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
-        let exe = try selfExecutable()
+        let exe = try selfExecutablePath()
         let args = [exe, "monitor",
                     "--id", options.container.raw,
                     "--cgroup-id", "\(options.scope.cgroupID)",
@@ -48,7 +48,9 @@ enum MonitorLauncher {
                     "--cgroup-dir", options.scope.cgroupDir,
                     "--pidns", "\(options.scope.pidnsInode)",
                     "--pidns-level", "\(options.scope.pidnsLevel)",
-                    "--mode", options.mode.rawValue,
+                    "--mode", options.settings.mode.rawValue,
+                    "--seccomp", options.settings.seccompProfiles.joined(separator: ","),
+                    "--record", options.settings.recordProfile ?? "",
                     "--init-pid", "\(options.initPID)",
                     "--exit-grace-ms", "\(options.exitGraceMilliseconds)"]
         let env = options.paths.environment + ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
@@ -100,12 +102,5 @@ enum MonitorLauncher {
         if line == "ok" { return .ready }
         if line.hasPrefix("error ") { return .failed(String(line.dropFirst(6))) }
         return .failed("the monitor exited before it was ready")
-    }
-
-    static func selfExecutable() throws -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { throw MemguardError("reading /proc/self/exe", errno: .current) }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

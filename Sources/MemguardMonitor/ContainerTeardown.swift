@@ -2,6 +2,7 @@ import CMemguardABI
 import Glibc
 import MemguardCore
 import MemguardProbes
+import MemguardSeccomp
 
 /// Removing one container's part of memguard, shared by the monitor (normal stop, container
 /// gone) and by poststop (monitor gone). Every step tolerates having been done already.
@@ -36,6 +37,26 @@ public enum ContainerTeardown {
     public static func removeFiles(paths: MemguardPaths, container: ContainerID) {
         try? FileSystem.removeFile(paths.stateFile(for: container))
         if let cgroup = try? MonitorCgroup(container: container) { cgroup.remove() }
+    }
+
+    /// Record mode: writes the profile of the syscalls the container made, and returns the log
+    /// line that says where (or why not).
+    public static func writeRecording(_ outcome: Outcome?, name: String, paths: MemguardPaths, container: ContainerID) -> JSONLine {
+        var line = EventLog.record(container, event: "seccomp-recorded")
+        guard let counters = outcome?.counters else {
+            line.add("severity", "error")
+            line.add("error", "the container's syscall record was lost with its registration")
+            return line
+        }
+        let syscalls = counters.recordedSyscalls
+        do {
+            line.add("profile", try RecordedProfile.write(syscalls: syscalls, name: name, paths: paths))
+            line.add("syscalls", syscalls.count)
+        } catch {
+            line.add("severity", "error")
+            line.add("error", "\(error)")
+        }
+        return line
     }
 
     /// The stop record: why, the kernel's per-kind counters, what was delivered and lost.

@@ -77,15 +77,11 @@ public struct EventRecord {
     private mutating func exePath(_ event: mg_event) -> String {
         let key = UInt64(event.pid) << 32 ^ event.exe_ino
         if let cached = exeCache[key] { return cached }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/\(event.pid)/exe", &buffer, buffer.count - 1)
-        // The process may be gone (killed in enforce mode): fall back to the file name the
-        // kernel recorded.
-        var exeInode: UInt64 = 0
-        if n > 0, let ino = try? FileSystem.inode(of: "/proc/\(event.pid)/exe").ino { exeInode = ino }
-        let path = n > 0 && exeInode == event.exe_ino
-            ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            : Self.text(event.exe_name)
+        // The process may be gone (killed in enforce mode) or have exec'd since: then the file
+        // name the kernel recorded.
+        let link = FileSystem.readLink("/proc/\(event.pid)/exe")
+        let sameFile = (try? FileSystem.inode(of: "/proc/\(event.pid)/exe").ino) == event.exe_ino
+        let path = sameFile ? link ?? Self.text(event.exe_name) : Self.text(event.exe_name)
         if exeCache.count > 4096 { exeCache.removeAll() }
         exeCache[key] = path
         return path

@@ -20,16 +20,16 @@ public final class Monitor {
         public var container: ContainerID
         public var paths: MemguardPaths
         public var scope: ContainerScope
-        public var mode: MonitorSettings.Mode
+        public var settings: MonitorSettings
         public var initPID: Int32
         /// How long to wait for poststop after the container's processes are gone.
         public var exitGraceMilliseconds: Int
 
-        public init(container: ContainerID, paths: MemguardPaths, scope: ContainerScope, mode: MonitorSettings.Mode, initPID: Int32, exitGraceMilliseconds: Int) {
+        public init(container: ContainerID, paths: MemguardPaths, scope: ContainerScope, settings: MonitorSettings, initPID: Int32, exitGraceMilliseconds: Int) {
             self.container = container
             self.paths = paths
             self.scope = scope
-            self.mode = mode
+            self.settings = settings
             self.initPID = initPID
             self.exitGraceMilliseconds = exitGraceMilliseconds
         }
@@ -95,6 +95,9 @@ public final class Monitor {
         ring_buffer__free(ring)
         close(InheritedFD.ring)
         try? log.flush()
+        if let record = options.settings.recordProfile {
+            try? log.write(ContainerTeardown.writeRecording(outcome, name: record, paths: options.paths, container: options.container))
+        }
         try? log.write(ContainerTeardown.stopRecord(container: options.container, reason: reason, outcome: outcome,
                                                     delivered: delivered, undecodable: undecodable))
         ContainerTeardown.removeFiles(paths: options.paths, container: options.container)
@@ -177,7 +180,9 @@ public final class Monitor {
 
     private func startRecord(cgroup: MonitorCgroup?) -> JSONLine {
         var line = EventLog.record(options.container, event: "monitor-start")
-        line.add("mode", options.mode.rawValue)
+        line.add("mode", options.settings.mode.rawValue)
+        if !options.settings.seccompProfiles.isEmpty { line.add("seccomp", options.settings.seccompProfiles.joined(separator: ",")) }
+        if let record = options.settings.recordProfile { line.add("seccomp_record", record) }
         line.add("cgroup_path", options.scope.cgroupPath)
         line.add("cgroup_id", options.scope.cgroupID)
         line.add("pidns", options.scope.pidnsInode)
@@ -208,7 +213,8 @@ public final class Monitor {
         let record = StateRecord(containerID: options.container.raw, cgroupID: options.scope.cgroupID,
                                  cgroupPath: options.scope.cgroupPath, pidnsInode: options.scope.pidnsInode,
                                  initPID: options.initPID, monitorPID: getpid(),
-                                 monitorStart: processStartTime(getpid()) ?? 0, mode: options.mode.rawValue)
+                                 monitorStart: processStartTime(getpid()) ?? 0, mode: options.settings.mode.rawValue,
+                                 recordProfile: options.settings.recordProfile ?? "")
         try FileSystem.writeAtomically(options.paths.stateFile(for: options.container), record.text)
     }
 

@@ -23,14 +23,16 @@ public enum ContainerProbe {
 
     /// Registers the container with a spare ring (or a new one when none is spare). The
     /// returned ring fd is owned by the caller.
-    public static func register(_ scope: ContainerScope, mode: MonitorSettings.Mode, probes: ProbeSet) throws -> Registration {
+    public static func register(_ scope: ContainerScope, settings: MonitorSettings, probes: ProbeSet) throws -> Registration {
         let slot = try spareSlots(probes).first ?? addRing(probes)
         let ring = try ringFD(slot: slot, probes: probes)
         var entry = mg_scope()
         entry.pidns_inum = scope.pidnsInode
         entry.pidns_level = scope.pidnsLevel
-        entry.mode = mode == .enforce ? UInt32(MG_MODE_ENFORCE.rawValue) : UInt32(MG_MODE_AUDIT.rawValue)
+        entry.mode = settings.mode == .enforce ? UInt32(MG_MODE_ENFORCE.rawValue) : UInt32(MG_MODE_AUDIT.rawValue)
         entry.ring_slot = slot
+        if settings.recordProfile != nil { entry.flags |= UInt32(MG_SCOPE_RECORD.rawValue) }
+        if settings.seccompProfiles.contains(MonitorSettings.wxDeny) { entry.flags |= UInt32(MG_SCOPE_WX_DENY.rawValue) }
         do {
             try probes.scopes.update(key: scope.cgroupID, value: entry, flags: Int32(BPF_NOEXIST))
         } catch let error as MemguardError where error.errno == Errno(EEXIST) {
@@ -40,14 +42,26 @@ public enum ContainerProbe {
             close(ring)
             throw error
         }
+        if entry.flags & UInt32(MG_SCOPE_RECORD.rawValue) != 0 { try updateRecordingCount(probes) }
         return Registration(ringFD: ring, slot: slot)
+    }
+
+    /// mg_config[0]: how many registered containers record their syscalls (derived from the
+    /// scopes, so it can never drift). While it is zero the probes skip unjudged syscalls.
+    public static func updateRecordingCount(_ probes: ProbeSet) throws {
+        let recording = probes.scopes.keys(UInt64.self).filter { key in
+            (probes.scopes.lookup(key: key, as: mg_scope.self)?.flags ?? 0) & UInt32(MG_SCOPE_RECORD.rawValue) != 0
+        }.count
+        try probes.config.update(key: UInt32(0), value: UInt32(recording))
     }
 
     /// Stops the kernel from emitting for this cgroup and returns its final counters (nil if it
     /// was not registered). The ring stays until `releaseRing`, so in-flight events land and
     /// can still be drained.
     public static func unregister(cgroupID: UInt64, probes: ProbeSet) throws -> mg_scope? {
-        try probes.scopes.take(key: cgroupID, as: mg_scope.self)
+        let taken = try probes.scopes.take(key: cgroupID, as: mg_scope.self)
+        if let taken, taken.flags & UInt32(MG_SCOPE_RECORD.rawValue) != 0 { try updateRecordingCount(probes) }
+        return taken
     }
 
     public static func releaseRing(slot: UInt32, probes: ProbeSet) throws {

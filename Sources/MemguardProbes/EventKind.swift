@@ -46,17 +46,27 @@ public enum EventAction: UInt32, Sendable {
     case none = 0
     case killed = 1
     case killFailed = 2
+    case denied = 3
 
     public var name: String {
         switch self {
         case .none: "logged"
         case .killed: "killed"
         case .killFailed: "kill-failed"
+        case .denied: "denied"
         }
     }
 }
 
 extension mg_scope {
+    /// Record mode: the native syscall numbers the container made.
+    public var recordedSyscalls: [Int32] {
+        withUnsafeBytes(of: syscalls) { raw in
+            let words = raw.bindMemory(to: UInt64.self)
+            return (0..<Int(MG_RECORD_SYSCALLS)).filter { words[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }.map { Int32($0) }
+        }
+    }
+
     /// Per-kind violation counters, by kind name.
     public var eventCounts: [(kind: EventKind, count: UInt64)] {
         withUnsafeBytes(of: events) { raw in

@@ -11,17 +11,19 @@ public final class ProbeSet {
     public let scopes: BPFMap
     public let rings: BPFMap
     public let runtimes: BPFMap
+    public let config: BPFMap
     public let pinDir: String
 
     /// Programs in bpf/memguard.bpf.c, each attached and its link pinned as link_<name>.
     public static let programNames = ["mg_sys_enter", "mg_sys_exit", "mg_exec"]
-    static let pinnedMaps = ["mg_scopes", "mg_rings", "mg_runtimes"]
+    static let pinnedMaps = ["mg_scopes", "mg_rings", "mg_runtimes", "mg_config"]
 
     private init(pinDir: String) throws {
         self.pinDir = pinDir
         scopes = try BPFMap(pinned: "\(pinDir)/mg_scopes")
         rings = try BPFMap(pinned: "\(pinDir)/mg_rings")
         runtimes = try BPFMap(pinned: "\(pinDir)/mg_runtimes")
+        config = try BPFMap(pinned: "\(pinDir)/mg_config")
         // A set pinned by another memguard build with another layout must not be written to.
         let valueSize = scopes.valueSize
         guard valueSize == MemoryLayout<mg_scope>.size else {

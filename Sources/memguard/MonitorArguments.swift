@@ -20,10 +20,14 @@ enum MonitorArguments {
             return v
         }
         guard let mode = MonitorSettings.Mode(rawValue: try value("mode")) else { throw MemguardError("bad --mode") }
+        var settings = MonitorSettings(mode: mode)
+        settings.seccompProfiles = try value("seccomp").split(separator: ",").map(String.init)
+        let record = try value("record")
+        settings.recordProfile = record.isEmpty ? nil : record
         let scope = ContainerScope(cgroupPath: try value("cgroup-path"), cgroupDir: try value("cgroup-dir"),
                                    cgroupID: try number("cgroup-id"), pidnsInode: try number("pidns"),
                                    pidnsLevel: try number("pidns-level"))
-        return Monitor.Options(container: try ContainerID(value("id")), paths: paths, scope: scope, mode: mode,
+        return Monitor.Options(container: try ContainerID(value("id")), paths: paths, scope: scope, settings: settings,
                                initPID: try number("init-pid"), exitGraceMilliseconds: try number("exit-grace-ms"))
     }
 }

@@ -3,6 +3,8 @@ import MemguardCore
 import MemguardDemo
 import MemguardHook
 import MemguardMonitor
+import MemguardSeccomp
+import MemguardWrapper
 
 /// memguard: per-container memory-protection monitoring.
 ///   memguard hook <stage>     OCI hook (state JSON on stdin)
@@ -15,8 +17,16 @@ commands:
   hook <stage>    OCI hook: reads the runtime state JSON on stdin. Stages: prestart,
                   createRuntime (start monitoring), poststop (stop it); others are no-ops.
   demo            run real runc containers with memguard and show what it catches
+  seccomp check FILE
+                  check a seccomp profile (OCI or Docker JSON) with libseccomp and
+                  print what it would install
+  runc ARGS...    the runtime wrapper (same as running it as memguard-runc)
   monitor         internal: a container's monitor, started by the hook
   help            this text
+
+memguard-runc ARGS...: a runc-compatible runtime for containerd (BinaryName) and others. For
+  an opted-in bundle it adds memguard's hooks and seccomp profile to config.json on create/run,
+  then execs the real runtime (runc; "runtime" in memguard.json or MEMGUARD_RUNTIME to change).
 
 path options (also environment variables), for every command:
   --config-dir DIR  MEMGUARD_CONFIG_DIR  (default /etc/memguard)
@@ -27,7 +37,8 @@ path options (also environment variables), for every command:
   --btf FILE        MEMGUARD_BTF         (default /sys/kernel/btf/vmlinux)
 
 containers opt in with the annotation io.memguard.monitor=true;
-io.memguard.mode=audit|enforce (default audit).
+io.memguard.mode=audit|enforce (default audit); io.memguard.seccomp=NAME[,wx-deny];
+io.memguard.seccomp-record=NAME.
 """
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
@@ -35,8 +46,17 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
     exit(code)
 }
 
+// As memguard-runc every argument belongs to runc: nothing is parsed or removed here.
+let invokedAs = CommandLine.arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
+if invokedAs == "memguard-runc" {
+    exit(RuntimeWrapper.run(arguments: Array(CommandLine.arguments.dropFirst()), paths: MemguardPaths.fromEnvironment()))
+}
+
 var args = Array(CommandLine.arguments.dropFirst())
 var paths = MemguardPaths.fromEnvironment()
+if args.first == "runc" {
+    exit(RuntimeWrapper.run(arguments: Array(args.dropFirst()), paths: paths))
+}
 do { try paths.applyFlags(&args) } catch { fail("\(error)") }
 guard let command = args.first else {
     print(usage)
@@ -57,6 +77,21 @@ case "monitor":
         exit(Monitor.run(try MonitorArguments.parse(args, paths: paths)))
     } catch {
         fail("monitor: \(error)")
+    }
+case "seccomp":
+    guard args.count == 2, args[0] == "check" else { fail("usage: memguard seccomp check FILE") }
+    do {
+        let profile = try SeccompProfile(bytes: FileSystem.readFile(args[1], limit: 4 << 20), what: args[1])
+        let summary = try SeccompCompiler.check(profile, what: args[1])
+        print("\(args[1]): valid")
+        print("  default action: \(summary.defaultAction)")
+        print("  architectures:  \(summary.architectures.joined(separator: ", "))")
+        print("  rules:          \(summary.rules) (\(summary.redundant) same as the default, left out)")
+        if !summary.partial.isEmpty {
+            print("  absent on some architectures: \(summary.partial.joined(separator: ", "))")
+        }
+    } catch {
+        fail("seccomp check: \(error)", code: 1)
     }
 case "demo":
     exit(Demo.run(arguments: args, paths: paths))

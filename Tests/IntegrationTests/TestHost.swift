@@ -80,9 +80,27 @@ final class Sandbox {
         return "it-\(getpid())-\(counter)-\(name)"
     }
 
-    func bundle(_ name: String, command: [String], mode: MonitorSettings.Mode = .audit, annotations: [String: String]? = nil) throws -> DemoBundle {
+    func bundle(_ name: String, command: [String], mode: MonitorSettings.Mode = .audit, annotations: [String: String]? = nil,
+                hooks: Bool = true) throws -> DemoBundle {
         try DemoBundle(parent: root, id: uniqueID(name), tools: tools, command: command, mode: mode, paths: paths,
-                       annotations: annotations, hookEnvironment: hookEnvironment)
+                       annotations: annotations, hookEnvironment: hookEnvironment, hooks: hooks)
+    }
+
+    /// memguard-runc: a symlink to the built memguard under that name.
+    var wrapper: String {
+        let link = "\(TestHost.scratch)/memguard-runc"
+        if !FileSystem.exists(link) { symlink(tools.memguard, link) }
+        return link
+    }
+
+    /// The environment memguard-runc runs with (as containerd would give it).
+    var wrapperEnvironment: [String] { paths.environment + hookEnvironment }
+
+    /// `memguard-runc run` to completion.
+    func runThroughWrapper(_ bundle: DemoBundle) throws -> Run {
+        let process = try ProcessRunner.start([wrapper, "run", "--bundle", bundle.directory, bundle.id],
+                                              output: "\(root)/\(bundle.id).out", environment: wrapperEnvironment)
+        return finish(bundle, exit: ProcessRunner.wait(process))
     }
 
     struct Run {

@@ -50,6 +50,7 @@ struct EventABITests {
             "pidns_inum": \.pidns_inum, "pidns_level": \.pidns_level, "mode": \.mode, "ring_slot": \.ring_slot,
             "mmap_calls": \.mmap_calls, "mprotect_calls": \.mprotect_calls, "events": \.events, "lost": \.lost,
             "no_ring": \.no_ring, "foreign_pidns": \.foreign_pidns, "allowed_runtime_exec": \.allowed_runtime_exec,
+            "flags": \.flags, "pad": \.pad, "syscalls": \.syscalls,
         ]
         let swift = Layout(size: MemoryLayout<mg_scope>.size,
                            offsets: fields.mapValues { MemoryLayout<mg_scope>.offset(of: $0)! })

@@ -30,7 +30,16 @@ enum mg_action {
 	MG_ACTION_NONE = 0,        /* audit: logged only */
 	MG_ACTION_KILLED = 1,      /* SIGKILL sent at syscall entry / exec */
 	MG_ACTION_KILL_FAILED = 2, /* enforce mode, but bpf_send_signal failed */
+	MG_ACTION_DENIED = 3,      /* refused by the container's seccomp wx-deny filter */
 };
+
+/* mg_scope.flags */
+enum mg_scope_flags {
+	MG_SCOPE_RECORD = 1,       /* record every syscall number into mg_scope.syscalls */
+	MG_SCOPE_WX_DENY = 2,      /* seccomp refuses W|X with EACCES: report those refusals */
+};
+
+#define MG_RECORD_SYSCALLS 512
 
 enum mg_mode {
 	MG_MODE_AUDIT = 0,
@@ -76,6 +85,9 @@ struct mg_scope {
 	__u64 no_ring;             /* violations with no ring buffer registered */
 	__u64 foreign_pidns;       /* calls in the cgroup from another PID namespace (not counted) */
 	__u64 allowed_runtime_exec;/* runc's memfd:runc_cloned re-exec, allowed by name */
+	__u32 flags;               /* enum mg_scope_flags, set at registration */
+	__u32 pad;
+	__u64 syscalls[MG_RECORD_SYSCALLS / 64]; /* record mode: native syscall numbers seen */
 };
 
 /* One violation, as written to the container's ring buffer. */
@@ -105,6 +117,6 @@ struct mg_event {
 };
 
 _Static_assert(sizeof(struct mg_event) == 40 + 14 * 4 + 16 + 2 * 64, "mg_event layout");
-_Static_assert(sizeof(struct mg_scope) == 16 + 16 + 8 * MG_KIND_COUNT + 32, "mg_scope layout");
+_Static_assert(sizeof(struct mg_scope) == 16 + 16 + 8 * MG_KIND_COUNT + 32 + 8 + MG_RECORD_SYSCALLS / 8, "mg_scope layout");
 
 #endif

@@ -1,0 +1,104 @@
+import Glibc
+import MemguardCore
+import MemguardSeccomp
+
+/// `memguard-runc`: a runc-compatible command for engines that take a runtime binary
+/// (containerd's runc shim: `BinaryName`). On `create`/`run` of a bundle whose config.json opts
+/// in (io.memguard.monitor=true) it adds memguard's hooks and any requested seccomp profile,
+/// then it execs the real runtime with the same arguments. Everything else passes straight
+/// through: same arguments, same stdio, the runtime's own exit code.
+public enum RuntimeWrapper {
+    public static func run(arguments: [String], paths: MemguardPaths) -> Int32 {
+        let invocation = RuncInvocation(arguments: arguments)
+        let runtime: String
+        do {
+            runtime = try realRuntime(paths: paths)
+            if invocation.command == "create" || invocation.command == "run" {
+                try prepareBundle(invocation, paths: paths)
+            }
+        } catch {
+            report(error, invocation: invocation)
+            return 1
+        }
+        let argv = [runtime] + arguments
+        withCStrings(argv) { execv(runtime, $0) }
+        report(MemguardError("executing the runtime \(runtime)", errno: .current), invocation: invocation)
+        return 127
+    }
+
+    /// Adds memguard's hooks (and seccomp profile) to an opted-in bundle; leaves any other
+    /// bundle untouched, byte for byte.
+    static func prepareBundle(_ invocation: RuncInvocation, paths: MemguardPaths) throws {
+        let bundle = invocation.bundle ?? currentDirectory()
+        let file = try BundleConfigFile(bundle: bundle)
+        defer { file.release() }
+        // A config.json that does not parse is the runtime's to reject, with its own message.
+        guard let config = try? OCIConfig(bytes: file.bytes, what: file.path) else { return }
+        let annotations = try config.annotations(what: file.path)
+        guard let settings = try MonitorSettings(annotations: annotations) else { return }
+        let container = invocation.containerID.flatMap { try? ContainerID($0) }.map { "container \($0)" } ?? "container ?"
+        do {
+            let memguard = try selfExecutablePath()
+            let environment = paths.environment + passedEnvironment()
+            for stage in ["createRuntime", "poststop"] {
+                let args = ["memguard", "hook", stage]
+                if !config.hasHook(stage: stage, path: memguard, args: args) {
+                    config.addHook(stage: stage, path: memguard, args: args, env: environment, timeout: 30)
+                }
+            }
+            if !settings.seccompProfiles.isEmpty {
+                try ProfileInstaller.install(settings.seccompProfiles, into: config, paths: paths)
+            }
+            try file.replace(with: config.json)
+        } catch let error as MemguardError {
+            throw error.within(container)
+        }
+    }
+
+    /// Settings of the wrapper's own environment that the hooks must see too.
+    static func passedEnvironment() -> [String] {
+        let names: [String] = ["MEMGUARD_EXIT_GRACE_MS"]
+        return names.compactMap { name in getenv(name).map { "\(name)=\(String(cString: $0))" } }
+    }
+
+    /// The runtime to hand over to: MEMGUARD_RUNTIME, else "runtime" in memguard.json, else runc
+    /// from the usual paths. Never memguard-runc itself.
+    static func realRuntime(paths: MemguardPaths) throws -> String {
+        var configured = getenv("MEMGUARD_RUNTIME").map { String(cString: $0) }
+        if configured == nil { configured = try HostConfig.load(paths: paths).runtime }
+        let candidates = configured.map { [$0] } ?? ["/usr/local/sbin/runc", "/usr/local/bin/runc", "/usr/sbin/runc", "/usr/bin/runc", "/sbin/runc", "/bin/runc"]
+        guard let runtime = candidates.first(where: { access($0, X_OK) == 0 }) else {
+            throw MemguardError("no OCI runtime found (looked at \(candidates.joined(separator: ", "))); install runc or set \"runtime\" in \(paths.configDir)/\(HostConfig.fileName)")
+        }
+        if let mine = realPath(try selfExecutablePath()), realPath(runtime) == mine {
+            throw MemguardError("the configured runtime \(runtime) is memguard itself; point it at runc or crun")
+        }
+        return runtime
+    }
+
+    /// Errors go to stderr and, as runc would write them, to the --log file the shim reads.
+    static func report(_ error: Error, invocation: RuncInvocation) {
+        let message = "memguard-runc: \(error)"
+        _ = try? FileSystem.writeAll(fd: 2, Array((message + "\n").utf8), what: "stderr")
+        guard let logFile = invocation.logFile,
+              let fd = Optional(open(logFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)), fd >= 0 else { return }
+        defer { close(fd) }
+        var line = JSONLine()
+        line.add("level", "error")
+        line.add("msg", message)
+        line.add("time", Clock.rfc3339())
+        let text = invocation.logFormat == "json" ? line.rendered : "level=error msg=\(message)"
+        _ = try? FileSystem.writeAll(fd: fd, Array((text + "\n").utf8), what: logFile)
+    }
+
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        return getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : "."
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}

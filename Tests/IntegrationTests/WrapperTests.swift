@@ -1,0 +1,117 @@
+import Glibc
+import MemguardCore
+import MemguardProbes
+import Testing
+@testable import MemguardDemo
+
+extension Integration {
+    @Suite("memguard-runc and seccomp on real runc")
+    struct Wrapper {
+        @Test("an opted-in bundle gets memguard's hooks and is monitored")
+        func optedInIsMonitored() throws {
+            let sandbox = try Sandbox()
+            let bundle = try sandbox.bundle("wrapped", command: ["/mg-attack", "wx-mmap"], hooks: false)
+            let run = try sandbox.runThroughWrapper(bundle)
+            #expect(run.exit == 0, "\(run.output)")
+            #expect(run.log?.counts == [EventKind.wxMmap: 1], "\(run.logText)")
+            let config = try FileSystem.readText("\(bundle.directory)/config.json")
+            #expect(config.contains(#""createRuntime""#) && config.contains(#""poststop""#))
+            #expect(config.contains(sandbox.tools.memguard))
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("a bundle without the annotation is not touched, byte for byte")
+        func notOptedInIsUntouched() throws {
+            let sandbox = try Sandbox()
+            let bundle = try sandbox.bundle("plain", command: ["/bin/echo", "plain"], annotations: [:], hooks: false)
+            let path = "\(bundle.directory)/config.json"
+            chmod(path, 0o604)
+            let before = try FileSystem.readFile(path)
+            let run = try sandbox.runThroughWrapper(bundle)
+            #expect(run.exit == 0 && run.output == "plain\n", "\(run.output)")
+            #expect(try FileSystem.readFile(path) == before)
+            var st = stat()
+            stat(path, &st)
+            #expect(st.st_mode & 0o777 == 0o604)
+            #expect(!FileSystem.exists(sandbox.logFile(bundle.id)))
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("wx-deny refuses W|X in the kernel and the refusals are logged")
+        func wxDeny() throws {
+            let sandbox = try Sandbox()
+            let bundle = try sandbox.bundle("wxdeny", command: ["/mg-attack", "wx-mmap", "wx-mprotect", "exec-anon"],
+                                            annotations: ["io.memguard.monitor": "true", "io.memguard.seccomp": "wx-deny"], hooks: false)
+            let run = try sandbox.runThroughWrapper(bundle)
+            #expect(run.exit == 0, "\(run.output)")
+            #expect(run.output.contains("attack-failed wx-mmap: mmap: Permission denied"), "\(run.output)")
+            #expect(run.output.contains("attack-failed wx-mprotect: mprotect: Permission denied"), "\(run.output)")
+            #expect(run.log?.counts == [EventKind.wxMmap: 1, .wxMprotect: 1, .execWritable: 1], "\(run.logText)")
+            #expect(run.log?.actions == ["denied": 2, "logged": 1], "\(run.logText)")
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("a missing or invalid profile stops create and leaves config.json as it was",
+              arguments: [("absent", "", "seccomp profile \"absent\" not found"),
+                          ("broken", #"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["raed"],"action":"SCMP_ACT_ERRNO"}]}"#,
+                           #"syscalls[0]: syscall "raed" does not exist"#)])
+        func badProfile(name: String, content: String, message: String) throws {
+            let sandbox = try Sandbox()
+            if !content.isEmpty {
+                try FileSystem.makeDirectories("\(sandbox.paths.configDir)/seccomp")
+                try FileSystem.writeAtomically("\(sandbox.paths.configDir)/seccomp/\(name).json", content)
+            }
+            let bundle = try sandbox.bundle("bad-\(name)", command: ["/bin/echo", "ran"],
+                                            annotations: ["io.memguard.monitor": "true", "io.memguard.seccomp": name], hooks: false)
+            let before = try FileSystem.readFile("\(bundle.directory)/config.json")
+            let run = try sandbox.runThroughWrapper(bundle)
+            #expect(run.exit == 1)
+            #expect(!run.output.contains("ran"))
+            #expect(run.output.contains("memguard-runc: container \(bundle.id):") && run.output.contains(message), "\(run.output)")
+            #expect(try FileSystem.readFile("\(bundle.directory)/config.json") == before)
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("a symlinked config.json is refused and not followed")
+        func symlinkedConfig() throws {
+            let sandbox = try Sandbox()
+            let bundle = try sandbox.bundle("link", command: ["/bin/echo", "ran"], hooks: false)
+            let real = "\(sandbox.root)/outside.json"
+            rename("\(bundle.directory)/config.json", real)
+            symlink(real, "\(bundle.directory)/config.json")
+            let before = try FileSystem.readFile(real)
+            let run = try sandbox.runThroughWrapper(bundle)
+            #expect(run.exit == 1)
+            #expect(run.output.contains("config.json is a symlink"), "\(run.output)")
+            #expect(try FileSystem.readFile(real) == before)
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("record a profile, then run with it: what was recorded works, anything else gets EPERM")
+        func recordRoundTrip() throws {
+            let sandbox = try Sandbox()
+            let recording = try sandbox.bundle("record", command: ["/bin/sh", "-c", "echo hi"],
+                                               annotations: ["io.memguard.monitor": "true", "io.memguard.seccomp-record": "echo-hi"], hooks: false)
+            let recorded = try sandbox.runThroughWrapper(recording)
+            #expect(recorded.exit == 0 && recorded.output == "hi\n", "\(recorded.output)")
+            let profilePath = "\(sandbox.paths.dataDir)/seccomp/echo-hi.json"
+            #expect(recorded.logText.contains(#""event":"seccomp-recorded""#) && recorded.logText.contains(profilePath), "\(recorded.logText)")
+            let profile = try FileSystem.readText(profilePath)
+            #expect(profile.contains(#""execve""#) && profile.contains(#""write""#))
+            #expect(!profile.contains(#""mkdir""#))
+
+            try FileSystem.makeDirectories("\(sandbox.paths.configDir)/seccomp")
+            try FileSystem.writeAtomically("\(sandbox.paths.configDir)/seccomp/echo-hi.json", profile)
+            let use = ["io.memguard.monitor": "true", "io.memguard.seccomp": "echo-hi"]
+            for attempt in 0..<3 {
+                let same = try sandbox.runThroughWrapper(sandbox.bundle("same\(attempt)", command: ["/bin/sh", "-c", "echo hi"], annotations: use, hooks: false))
+                #expect(same.exit == 0 && same.output == "hi\n", "\(same.output)")
+            }
+            let other = try sandbox.runThroughWrapper(sandbox.bundle("other", command: ["/bin/sh", "-c", "echo hi; mkdir /x"], annotations: use, hooks: false))
+            #expect(other.output.contains("hi\n"))
+            #expect(other.output.contains("mkdir: can't create directory '/x': Operation not permitted"), "\(other.output)")
+            #expect(other.exit != 0)
+            sandbox.expectNothingLeft()
+        }
+    }
+}

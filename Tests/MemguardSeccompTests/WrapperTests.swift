@@ -1,0 +1,57 @@
+import Glibc
+import MemguardCore
+import Testing
+@testable import MemguardWrapper
+
+@Suite("memguard-runc: reading runc's command line")
+struct RuncInvocationTests {
+    @Test func containerdShimCreate() {
+        let inv = RuncInvocation(arguments: ["--root", "/run/r", "--log", "/b/log.json", "--log-format", "json",
+                                             "create", "--bundle", "/b", "--pid-file", "/b/init.pid", "c1"])
+        #expect(inv.command == "create")
+        #expect(inv.bundle == "/b")
+        #expect(inv.containerID == "c1")
+        #expect(inv.logFile == "/b/log.json" && inv.logFormat == "json")
+    }
+
+    @Test func flagSpellings() {
+        #expect(RuncInvocation(arguments: ["run", "-b", "/x", "id"]).bundle == "/x")
+        #expect(RuncInvocation(arguments: ["--debug", "run", "--bundle=/y", "-d", "id"]).bundle == "/y")
+        #expect(RuncInvocation(arguments: ["-root=/r", "create", "-bundle", "/z", "--console-socket", "/s", "id2"]).containerID == "id2")
+        #expect(RuncInvocation(arguments: ["run", "--", "-weird"]).containerID == "-weird")
+    }
+
+    @Test func otherCommandsOnlyNameTheCommand() {
+        let inv = RuncInvocation(arguments: ["--root", "/r", "delete", "--force", "c1"])
+        #expect(inv.command == "delete" && inv.bundle == nil && inv.containerID == nil)
+        #expect(RuncInvocation(arguments: ["--version"]).command == nil)
+    }
+}
+
+@Suite("memguard-runc: config.json on disk")
+struct BundleConfigFileTests {
+    func bundle() -> String {
+        var template = "/tmp/memguard-bundle.XXXXXX".utf8CString
+        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    @Test func replaceKeepsModeAndLeavesNoTemporaryFile() throws {
+        let dir = bundle()
+        try FileSystem.writeAtomically("\(dir)/config.json", "{}", mode: 0o600)
+        let file = try BundleConfigFile(bundle: dir)
+        try file.replace(with: "{\"a\":1}")
+        file.release()
+        var st = stat()
+        stat("\(dir)/config.json", &st)
+        #expect(st.st_mode & 0o777 == 0o600)
+        #expect(try FileSystem.readText("\(dir)/config.json") == "{\"a\":1}")
+        #expect(FileSystem.list(dir) == ["config.json"])
+    }
+
+    @Test func aSymlinkIsNeverFollowed() throws {
+        let dir = bundle()
+        try FileSystem.writeAtomically("\(dir)/elsewhere.json", "{}")
+        symlink("\(dir)/elsewhere.json", "\(dir)/config.json")
+        #expect(throws: MemguardError.self) { try BundleConfigFile(bundle: dir) }
+    }
+}
