@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Sets up memguard on a Debian 12 host: packages, bpffs/tracefs, the BPF objects and a release
-# `memguard` binary, the demo's attack program, and memguard's directories. Idempotent.
-#   ./install.sh [--prefix DIR]      (default prefix /usr/local)
+# `memguard` binary (also installed as the runtime wrapper `memguard-runc`), the demo's attack
+# program, the podman/CRI-O hooks.d entries, and memguard's directories. Idempotent.
+#   ./install.sh [--prefix DIR] [--containerd [--containerd-config FILE]]
+#     --prefix DIR              where bin/ and libexec/ go (default /usr/local)
+#     --containerd              register the runtime "memguard" in containerd's config.toml
+#     --containerd-config FILE  that config.toml (default /etc/containerd/config.toml)
 set -euo pipefail
 
 prefix=/usr/local
+containerd=no
+containerd_config=/etc/containerd/config.toml
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
 		--prefix=*) prefix=${1#--prefix=}; shift ;;
-		-h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+		--containerd) containerd=yes; shift ;;
+		--containerd-config) containerd_config=${2:?--containerd-config needs a file}; shift 2 ;;
+		--containerd-config=*) containerd_config=${1#--containerd-config=}; shift ;;
+		-h|--help) sed -n '2,9p' "$0"; exit 0 ;;
 		*) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -21,8 +30,10 @@ die() { echo "install.sh: error: $*" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
+# containerd, umoci and podman: the engine integration tests (a private containerd with an image
+# built offline; podman with memguard's hooks.d entries).
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev libseccomp-dev libjson-c-dev bpftool runc
-	busybox-static pkg-config gcc libc6-dev linux-libc-dev)
+	busybox-static pkg-config gcc libc6-dev linux-libc-dev containerd umoci podman)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -46,15 +57,27 @@ if [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing; then
 fi
 grep -q cgroup2 /proc/self/mountinfo || die "no cgroup v2 hierarchy mounted (memguard scopes containers by cgroup v2 id)"
 
-say "building memguard (release, static Swift runtime)"
+# A fully static executable: it starts in ~1.5 ms instead of ~2.5 ms with shared libraries, and
+# the hook and the wrapper run on every container start.
+say "building memguard (release, static executable)"
 mkdir -p .build
 log=.build/install-build.log
-swift build -c release --static-swift-stdlib >"$log" 2>&1 || { tail -30 "$log" >&2; die "swift build failed (full log: $here/$log)"; }
-bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
+build=(swift build -c release -Xswiftc -static-executable -Xlinker -lelf -Xlinker -lz)
+"${build[@]}" >"$log" 2>&1 || { tail -30 "$log" >&2; die "swift build failed (full log: $here/$log)"; }
+bin=$("${build[@]}" --show-bin-path)
 
 install -d -m 0755 "$prefix/bin" "$prefix/libexec/memguard"
 install -m 0755 "$bin/memguard" "$prefix/bin/memguard"
+ln -sfn memguard "$prefix/bin/memguard-runc"
 cc -static -O2 -Wall -o "$prefix/libexec/memguard/mg-attack" examples/mg-attack.c || die "building examples/mg-attack.c failed"
-install -d -m 0750 /etc/memguard /var/log/memguard /var/lib/memguard
-say "installed $prefix/bin/memguard and $prefix/libexec/memguard/mg-attack"
+install -d -m 0750 /etc/memguard /etc/memguard/seccomp /var/log/memguard /var/lib/memguard
+# podman and CRI-O read hooks.d (containerd does not: it uses memguard-runc).
+install -d -m 0755 /etc/containers/oci/hooks.d
+for f in memguard-oci-hook.json memguard-oci-hook-poststop.json; do
+	sed "s|/usr/local/bin/memguard|$prefix/bin/memguard|" "hooks/$f" > "/etc/containers/oci/hooks.d/$f"
+done
+say "installed $prefix/bin/memguard, $prefix/bin/memguard-runc, $prefix/libexec/memguard/mg-attack and /etc/containers/oci/hooks.d/memguard-*.json"
+if [ "$containerd" = yes ]; then
+	hooks/register-containerd.sh "$containerd_config" "$prefix/bin/memguard-runc" || die "registering memguard with containerd failed"
+fi
 say "try: memguard demo"

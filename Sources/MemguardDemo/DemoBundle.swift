@@ -49,7 +49,7 @@ struct DemoBundle {
         try FileSystem.writeAtomically(configPath, config.json)
     }
 
-    static func copy(_ source: String, to destination: String) throws {
+    public static func copy(_ source: String, to destination: String) throws {
         let bytes = try FileSystem.readFile(source, limit: 256 << 20)
         let fd = try sys("creating \(destination)") { open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755) }
         defer { close(fd) }

@@ -38,7 +38,8 @@ struct BundleConfigFile {
     func release() { Glibc.close(directory) }
 
     /// Replaces config.json atomically (temporary file in the bundle + rename), keeping its
-    /// mode and owner. On any failure the original is left as it was.
+    /// mode and owner. On any failure the original is left as it was. No fsync: the bundle
+    /// lives in the runtime's state directory and does not outlive a crash of the host.
     func replace(with text: String) throws {
         let tmp = ".config.json.memguard-\(getpid())"
         let fd = try sys("creating \(bundle)/\(tmp)") {
@@ -49,7 +50,6 @@ struct BundleConfigFile {
             try FileSystem.writeAll(fd: fd, Array(text.utf8), what: "\(bundle)/\(tmp)")
             try sys("setting the mode of \(bundle)/\(tmp)") { fchmod(fd, mode) }
             try sys("setting the owner of \(bundle)/\(tmp)") { fchown(fd, owner.uid, owner.gid) }
-            try sys("syncing \(bundle)/\(tmp)") { fsync(fd) }
             try sys("replacing \(bundle)/config.json") { renameat(directory, tmp, directory, "config.json") }
         } catch {
             unlinkat(directory, tmp, 0)
