@@ -10,10 +10,13 @@ public struct MonitorSettings: Sendable, Equatable {
     public static let prefix = "io.memguard."
     public static let monitorKey = "io.memguard.monitor"
     public static let modeKey = "io.memguard.mode"
-    static let known: Set<String> = [monitorKey, modeKey, seccompKey, seccompRecordKey]
+    static let known: Set<String> = [monitorKey, modeKey, seccompKey, seccompRecordKey, seccompInstalledKey]
 
     public static let seccompKey = "io.memguard.seccomp"
     public static let seccompRecordKey = "io.memguard.seccomp-record"
+    /// Set by memguard-runc to the profiles it installed, so the hook can tell a request that
+    /// was honoured from one that never reached the runtime (no wrapper in the path).
+    public static let seccompInstalledKey = "io.memguard.seccomp-installed"
     /// The built-in profile fragment that refuses memory both writable and executable.
     public static let wxDeny = "wx-deny"
 
@@ -95,6 +98,15 @@ public struct MonitorSettings: Sendable, Equatable {
         if let name = annotations[Self.seccompRecordKey] {
             try Self.checkProfileName(name, key: Self.seccompRecordKey)
             recordProfile = name
+        }
+    }
+
+    /// The hook's check that a requested seccomp profile was really installed: without
+    /// memguard-runc in the path the request would be silently ignored.
+    public func checkSeccompInstalled(annotations: [String: String]) throws {
+        let installed = annotations[Self.seccompInstalledKey] ?? ""
+        if !seccompProfiles.isEmpty && installed != seccompProfiles.joined(separator: ",") {
+            throw MemguardError("annotation \(Self.seccompKey) asks for a seccomp profile, but no memguard-runc installed it (run the container through memguard-runc: hooks run after the runtime has read the spec)")
         }
     }
 

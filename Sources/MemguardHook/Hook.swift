@@ -50,6 +50,7 @@ public enum Hook {
             let settings: MonitorSettings
             do {
                 guard let opted = try MonitorSettings(annotations: state.annotations) else { return 0 }
+                try opted.checkSeccompInstalled(annotations: state.annotations)
                 settings = opted
             } catch {
                 // The start is refused: say why on stderr (runc shows it) and in the log.

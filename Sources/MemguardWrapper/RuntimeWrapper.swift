@@ -48,6 +48,7 @@ public enum RuntimeWrapper {
             }
             if !settings.seccompProfiles.isEmpty {
                 try ProfileInstaller.install(settings.seccompProfiles, into: config, paths: paths)
+                config.set(["annotations", MonitorSettings.seccompInstalledKey], string: settings.seccompProfiles.joined(separator: ","))
             }
             try file.replace(with: config.json)
         } catch let error as MemguardError {

@@ -115,3 +115,17 @@ extension Integration {
         }
     }
 }
+
+extension Integration.Wrapper {
+    @Test("asking for seccomp without memguard-runc in the path stops the start instead of being ignored")
+    func seccompWithoutWrapper() throws {
+        let sandbox = try Sandbox()
+        let bundle = try sandbox.bundle("nowrap", command: ["/bin/echo", "ran"],
+                                        annotations: ["io.memguard.monitor": "true", "io.memguard.seccomp": "wx-deny"])
+        let run = try sandbox.run(bundle)
+        #expect(run.exit != 0)
+        #expect(!run.output.contains("ran\n"))
+        #expect(run.output.contains("no memguard-runc installed it"), "\(run.output)")
+        sandbox.expectNothingLeft()
+    }
+}
