@@ -27,6 +27,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define VM_WRITE 0x2
 #define VM_EXEC 0x4
 #define SIGKILL 9
+#define SIGSTOP 19
 #define MG_MAX_CGROUP_DEPTH 12
 
 #define PTRACE_POKETEXT 4
@@ -66,6 +67,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } mg_config SEC(".maps");
+
+/* Executables allowed to break W^X, per container (see exe_allowed). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mg_allow_key);
+	__type(value, __u32);
+} mg_allow SEC(".maps");
 
 /* Container runtimes whose memfd:runc_cloned re-exec is allowed (see on_execve). */
 struct {
@@ -151,8 +160,12 @@ static __always_inline struct mg_event *begin_event_as(struct scope_ref *ref, __
 
 	if (kind < MG_KIND_COUNT)
 		__sync_fetch_and_add(&s->events[kind], 1);
-	if (action == MG_ACTION_NONE && s->mode == MG_MODE_ENFORCE)
-		action = bpf_send_signal(SIGKILL) == 0 ? MG_ACTION_KILLED : MG_ACTION_KILL_FAILED;
+	if (action == MG_ACTION_NONE && s->mode == MG_MODE_ENFORCE) {
+		if (s->enforce_action == MG_ENFORCE_FREEZE)
+			action = bpf_send_signal(SIGSTOP) == 0 ? MG_ACTION_STOPPED : MG_ACTION_KILL_FAILED;
+		else
+			action = bpf_send_signal(SIGKILL) == 0 ? MG_ACTION_KILLED : MG_ACTION_KILL_FAILED;
+	}
 
 	void *ring = bpf_map_lookup_elem(&mg_rings, &s->ring_slot);
 	if (!ring) {
@@ -272,6 +285,57 @@ static __always_inline struct mg_event *begin_event(struct scope_ref *ref, __u32
 	return begin_event_as(ref, kind, nr, MG_ACTION_NONE);
 }
 
+/* True if the current executable may do `kind` in this container (JIT allowlist); such calls
+ * are counted, not reported. */
+static __always_inline int exe_allowed(struct scope_ref *ref, __u32 kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	if (!exe)
+		return 0;
+	struct mg_allow_key key = {
+		.cgroup_id = ref->cgroup_id,
+		.ino = BPF_CORE_READ(exe, f_inode, i_ino),
+		.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev),
+	};
+	__u32 *kinds = bpf_map_lookup_elem(&mg_allow, &key);
+	if (!kinds || kind >= 32 || !(*kinds & (1u << kind)))
+		return 0;
+	__sync_fetch_and_add(&ref->scope->allowed_wx, 1);
+	return 1;
+}
+
+/* Heap-spray heuristic: anonymous mappings per window against the container's thresholds;
+ * one alert per window. Windows are approximate across CPUs, which is fine for a rate. */
+static __always_inline void count_anonymous(struct scope_ref *ref, __u64 len, __u32 nr)
+{
+	struct mg_scope *s = ref->scope;
+	__sync_fetch_and_add(&s->anon_maps, 1);
+	__sync_fetch_and_add(&s->anon_bytes, len);
+	if (s->spray_window_ns == 0)
+		return;
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (now - s->window_start_ns > s->spray_window_ns) {
+		s->window_start_ns = now;
+		s->window_maps = 0;
+		s->window_bytes = 0;
+		s->window_alerted = 0;
+	}
+	__u64 maps = __sync_fetch_and_add(&s->window_maps, 1) + 1;
+	__u64 bytes = __sync_fetch_and_add(&s->window_bytes, len) + len;
+	if ((maps <= s->spray_max_maps && bytes <= s->spray_max_bytes) || s->window_alerted)
+		return;
+	if (__sync_fetch_and_add(&s->window_alerted, 1) != 0)
+		return;
+	struct mg_event *e = begin_event_as(ref, MG_KIND_HEAP_SPRAY, nr, MG_ACTION_ALERT);
+	if (!e)
+		return;
+	e->len = bytes;
+	e->flags = maps;
+	e->addr = s->spray_window_ns;
+	bpf_ringbuf_submit(e, 0);
+}
+
 struct vma_info {
 	__u64 flags;
 	__u64 end;
@@ -310,12 +374,34 @@ static __always_inline struct file *current_file(long fd)
 
 #define MAP_ANONYMOUS 0x20
 
+#define READ_IMPLIES_EXEC 0x0400000
+#define PROT_READ 0x1
+
+/* The protection the kernel will really apply: with the READ_IMPLIES_EXEC personality every
+ * readable mapping is also executable, so RW asked becomes RWX. */
+static __always_inline __u32 effective_prot(__u32 prot)
+{
+	__u32 persona = BPF_CORE_READ(bpf_get_current_task_btf(), personality);
+	if ((persona & READ_IMPLIES_EXEC) && (prot & PROT_READ))
+		return prot | PROT_EXEC;
+	return prot;
+}
+
+static __always_inline void mark_prot(struct mg_event *e, __u32 asked)
+{
+	e->asked_prot = asked;
+	e->personality = BPF_CORE_READ(bpf_get_current_task_btf(), personality);
+}
+
 static __always_inline void on_mmap(struct scope_ref *ref, struct call *c)
 {
 	__sync_fetch_and_add(&ref->scope->mmap_calls, 1);
-	__u32 prot = c->a[2];
+	__u32 asked = c->a[2];
+	__u32 prot = effective_prot(asked);
 	__u32 flags = c->a[3];
 	__u32 kind = MG_KIND_NONE, vma = MG_VMA_NOT_LOOKED;
+	if (flags & MAP_ANONYMOUS)
+		count_anonymous(ref, c->a[1], reported_nr(c));
 	if ((prot & (PROT_WRITE | PROT_EXEC)) == (PROT_WRITE | PROT_EXEC)) {
 		kind = MG_KIND_WX_MMAP;
 	} else if ((prot & PROT_EXEC) && !(flags & MAP_ANONYMOUS)) {
@@ -327,7 +413,7 @@ static __always_inline void on_mmap(struct scope_ref *ref, struct call *c)
 			vma = MG_VMA_MEMFD;
 		}
 	}
-	if (kind == MG_KIND_NONE)
+	if (kind == MG_KIND_NONE || exe_allowed(ref, kind))
 		return;
 	struct mg_event *e = begin_event(ref, kind, reported_nr(c));
 	if (!e)
@@ -337,6 +423,7 @@ static __always_inline void on_mmap(struct scope_ref *ref, struct call *c)
 	e->prot = prot;
 	e->flags = flags;
 	e->vma = vma;
+	mark_prot(e, asked);
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -368,7 +455,8 @@ static __always_inline void on_mprotect(struct scope_ref *ref, struct call *c)
 	__sync_fetch_and_add(&ref->scope->mprotect_calls, 1);
 	__u64 addr = c->a[0];
 	__u64 len = c->a[1];
-	__u32 prot = c->a[2];
+	__u32 asked = c->a[2];
+	__u32 prot = effective_prot(asked);
 	if (!(prot & (PROT_WRITE | PROT_EXEC)))
 		return;
 
@@ -402,7 +490,7 @@ static __always_inline void on_mprotect(struct scope_ref *ref, struct call *c)
 			}
 		}
 	}
-	if (kind == MG_KIND_NONE)
+	if (kind == MG_KIND_NONE || exe_allowed(ref, kind))
 		return;
 
 	struct mg_event *e = begin_event(ref, kind, reported_nr(c));
@@ -413,6 +501,7 @@ static __always_inline void on_mprotect(struct scope_ref *ref, struct call *c)
 	e->prot = prot;
 	e->old_prot = vma.flags & PROT_RWX;
 	e->vma = vma.kind;
+	mark_prot(e, asked);
 	bpf_ringbuf_submit(e, 0);
 }
 

@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -538,6 +539,24 @@ static int do_ia32_wx_mprotect(void) { return ia32_mprotect("ia32-wx-mprotect", 
 static int do_ia32_exec_anon(void) { return ia32_mprotect("ia32-exec-anon", PROT_READ | PROT_EXEC); }
 #endif
 
+/* wx-mmap: READ_IMPLIES_EXEC makes a plain RW request RWX after seccomp looked at prot */
+static int do_read_implies_exec(void)
+{
+	char *p;
+
+	say("attempt read-implies-exec");
+	if (personality(READ_IMPLIES_EXEC) == -1)
+		attack_failed("read-implies-exec", "personality");
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		attack_failed("read-implies-exec", "mmap");
+	else
+		munmap(p, PAGE);
+	personality(0);
+	say("survived read-implies-exec");
+	return 0;
+}
+
 /* exec-writable: one mprotect over a read-only file page followed by an anonymous RW page */
 static int do_two_vma(void)
 {
@@ -654,6 +673,7 @@ static const struct kind kinds[] = {
 	{ "vm-writev",    do_vm_writev,    1 },
 	{ "proc-mem",     do_proc_mem,     1 },
 	{ "two-vma",          do_two_vma,          0 },
+	{ "read-implies-exec", do_read_implies_exec, 0 },
 	{ "double-map",       do_double_map,       0 },
 	{ "fake-runc-memfd",  do_fake_runc_memfd,  0 },
 	{ "proc-mem-symlink", do_proc_mem_symlink, 0 },

@@ -16,9 +16,13 @@ public enum FileSystem {
         }
     }
 
+    /// Reads a regular file (a FIFO or device is refused rather than waited on).
     public static func readFile(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
-        let fd = try sys("opening \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
+        let fd = try sys("opening \(path)") { open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
         defer { close(fd) }
+        var st = stat()
+        try sys("stat \(path)") { fstat(fd, &st) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw MemguardError("\(path) is not a regular file") }
         return try readAll(fd: fd, limit: limit, what: path)
     }
 

@@ -8,12 +8,14 @@ public final class JSONDocument {
 
     /// Parses `bytes` completely (trailing garbage is an error), with a nesting limit so a
     /// hostile document cannot exhaust the stack.
-    public init(parsing bytes: [UInt8], what: String, maxDepth: Int32 = 64) throws {
-        guard let tokener = json_tokener_new_ex(maxDepth) else {
+    /// `lenient` is for files runc reads too: Go's decoder accepts invalid UTF-8 and nesting up
+    /// to 10000, so memguard must not refuse (or misread) what runc would accept.
+    public init(parsing bytes: [UInt8], what: String, maxDepth: Int32 = 64, lenient: Bool = false) throws {
+        guard let tokener = json_tokener_new_ex(lenient ? 10_000 : maxDepth) else {
             throw MemguardError("\(what): out of memory creating the JSON parser")
         }
         defer { json_tokener_free(tokener) }
-        json_tokener_set_flags(tokener, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
+        json_tokener_set_flags(tokener, Int32(lenient ? JSON_TOKENER_STRICT : JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
         let parsed = bytes.withUnsafeBufferPointer { buffer -> OpaquePointer? in
             buffer.withMemoryRebound(to: CChar.self) { json_tokener_parse_ex(tokener, $0.baseAddress, Int32($0.count)) }
         }
@@ -78,6 +80,12 @@ public struct JSONValue {
         errno = 0
         let value = json_object_get_uint64(pointer)
         return errno == 0 ? value : nil
+    }
+
+    /// A number (integer or not).
+    public var double: Double? {
+        guard json_object_is_type(pointer, json_type_double) != 0 || json_object_is_type(pointer, json_type_int) != 0 else { return nil }
+        return json_object_get_double(pointer)
     }
 
     public var bool: Bool? {

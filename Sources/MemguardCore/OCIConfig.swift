@@ -6,10 +6,11 @@ import Glibc
 public final class OCIConfig {
     private let root: OpaquePointer
 
-    public static let maxSize = 4 << 20
+    /// runc reads config.json of any size; memguard reads up to this much.
+    public static let maxSize = 64 << 20
 
     public init(bytes: [UInt8], what: String) throws {
-        let doc = try JSONDocument(parsing: bytes, what: what)
+        let doc = try JSONDocument(parsing: bytes, what: what, lenient: true)
         guard doc.root.isObject else { throw MemguardError("\(what) is a JSON \(doc.root.typeName), not an object") }
         root = json_object_get(doc.root.pointer)
     }
@@ -28,7 +29,20 @@ public final class OCIConfig {
     public func setSeccomp(json: String, what: String) throws {
         let doc = try JSONDocument(parsing: Array(json.utf8), what: what)
         guard doc.root.isObject else { throw MemguardError("\(what) is not a JSON object") }
+        try requireObject(["linux"])
         json_object_object_add(object(["linux"]), "seccomp", json_object_get(doc.root.pointer))
+    }
+
+    /// Fails if the value at `path` exists and is not an object: memguard adds to a config, it
+    /// never "repairs" one (runc would have refused it).
+    public func requireObject(_ path: [String]) throws {
+        var node: JSONValue? = JSONValue(root)
+        for key in path {
+            node = node?[key]
+            if let value = node, !value.isObject {
+                throw MemguardError("config.json: \"\(path.joined(separator: "."))\" is a \(value.typeName), not an object")
+            }
+        }
     }
 
     /// True if hooks.<stage> already has a hook with this path and args.
@@ -70,7 +84,11 @@ public final class OCIConfig {
     }
 
     /// Appends a hook to hooks.<stage>.
-    public func addHook(stage: String, path: String, args: [String], env: [String], timeout: Int32) {
+    public func addHook(stage: String, path: String, args: [String], env: [String], timeout: Int32) throws {
+        try requireObject(["hooks"])
+        if let existing = JSONValue(root)["hooks"]?[stage], !existing.isArray {
+            throw MemguardError("config.json: \"hooks.\(stage)\" is a \(existing.typeName), not an array")
+        }
         let hooks = object(["hooks"])
         var list: OpaquePointer?
         if json_object_object_get_ex(hooks, stage, &list) == 0 || json_object_is_type(list, json_type_array) == 0 {

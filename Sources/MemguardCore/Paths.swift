@@ -10,6 +10,8 @@ public struct MemguardPaths: Sendable, Equatable {
     public var stateDir = "/run/memguard"
     public var dataDir = "/var/lib/memguard"
     public var pinDir = "/sys/fs/bpf/memguard"
+    /// Prometheus textfile-collector files, one per monitored container.
+    public var metricsDir = "/var/lib/memguard/metrics"
     /// Kernel BTF used for CO-RE relocation.
     public var btfPath = "/sys/kernel/btf/vmlinux"
 
@@ -19,8 +21,12 @@ public struct MemguardPaths: Sendable, Equatable {
         ("MEMGUARD_STATE_DIR", "--state-dir", \.stateDir),
         ("MEMGUARD_DATA_DIR", "--data-dir", \.dataDir),
         ("MEMGUARD_PIN_DIR", "--pin-dir", \.pinDir),
+        ("MEMGUARD_METRICS_DIR", "--metrics-dir", \.metricsDir),
         ("MEMGUARD_BTF", "--btf", \.btfPath),
     ]
+
+    /// Variables given explicitly (environment or flag): the host policy does not override them.
+    var explicit: Set<String> = []
 
     public init() {}
 
@@ -30,9 +36,24 @@ public struct MemguardPaths: Sendable, Equatable {
         for variable in variables {
             if let value = getenv(variable.name), value.pointee != 0 {
                 paths[keyPath: variable.keyPath] = String(cString: value)
+                paths.explicit.insert(variable.name)
             }
         }
         return paths
+    }
+
+    /// Takes the host policy's directories where neither a flag nor the environment set one.
+    public mutating func adopt(_ host: HostConfig) {
+        if let dir = host.logDir, !explicit.contains("MEMGUARD_LOG_DIR") { logDir = dir }
+        if let dir = host.stateDir, !explicit.contains("MEMGUARD_STATE_DIR") { stateDir = dir }
+        if let dir = host.metricsDir, !explicit.contains("MEMGUARD_METRICS_DIR") { metricsDir = dir }
+    }
+
+    /// The host policy, with its directories adopted.
+    public mutating func loadHostConfig() throws -> HostConfig {
+        let host = try HostConfig.load(paths: self)
+        adopt(host)
+        return host
     }
 
     /// Removes `--log-dir X` style flags from `args` and applies them.
@@ -52,6 +73,7 @@ public struct MemguardPaths: Sendable, Equatable {
                 }
                 guard value.hasPrefix("/") else { throw MemguardError("\(variable.flag) must be an absolute path, not '\(value)'") }
                 self[keyPath: variable.keyPath] = value
+                explicit.insert(variable.name)
             } else {
                 rest.append(arg)
             }
@@ -70,4 +92,6 @@ public struct MemguardPaths: Sendable, Equatable {
 
     public func logFile(for id: ContainerID) -> String { "\(logDir)/\(id.fileName).log" }
     public func stateFile(for id: ContainerID) -> String { "\(containersDir)/\(id.fileName).state" }
+    public func metricsFile(for id: ContainerID) -> String { "\(metricsDir)/\(id.fileName).prom" }
+    public var baselinesDir: String { dataDir + "/baselines" }
 }

@@ -44,7 +44,7 @@ struct DemoBundle {
         }
         // What the runtime wrapper injects for opted-in containers: createRuntime + poststop.
         for stage in ["createRuntime", "poststop"] where hooks {
-            config.addHook(stage: stage, path: tools.memguard, args: ["memguard", "hook", stage], env: paths.environment + hookEnvironment, timeout: 30)
+            try config.addHook(stage: stage, path: tools.memguard, args: ["memguard", "hook", stage], env: paths.environment + hookEnvironment, timeout: 30)
         }
         try FileSystem.writeAtomically(configPath, config.json)
     }

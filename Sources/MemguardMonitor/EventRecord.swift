@@ -38,6 +38,7 @@ public struct EventRecord {
             d.add("len", event.len)
             d.add("prot", Self.prot(event.prot))
             d.add("flags", Self.hex(UInt64(event.flags)))
+            Self.addImpliedExec(&d, event)
         case .execWritable where event.syscall_nr & ~MG_SYSCALL_COMPAT == 9:
             // mmap of a memfd with PROT_EXEC
             d.add("addr", Self.hex(event.addr))
@@ -48,6 +49,7 @@ public struct EventRecord {
             d.add("addr", Self.hex(event.addr))
             d.add("len", event.len)
             d.add("prot", Self.prot(event.prot))
+            Self.addImpliedExec(&d, event)
             let vma = event.vma
             if vma == MG_VMA_ANON.rawValue || vma == MG_VMA_FILE.rawValue || vma == MG_VMA_MEMFD.rawValue {
                 d.add("old_prot", Self.prot(event.old_prot))
@@ -68,6 +70,10 @@ public struct EventRecord {
             d.add("path", "/proc/\(Self.text(event.path))/mem")
             d.add("target_pid", event.target_pid)
             d.add("flags", Self.hex(UInt64(event.flags)))
+        case .heapSpray:
+            d.add("anonymous_maps", event.flags)
+            d.add("anonymous_bytes", event.len)
+            d.add("window_ms", event.addr / 1_000_000)
         case nil:
             break
         }
@@ -85,6 +91,14 @@ public struct EventRecord {
         if exeCache.count > 4096 { exeCache.removeAll() }
         exeCache[key] = path
         return path
+    }
+
+    /// With the READ_IMPLIES_EXEC personality the kernel makes readable memory executable:
+    /// say what the caller asked for, so "rwx" for an "rw-" request is not a mystery.
+    static func addImpliedExec(_ d: inout JSONLine, _ event: mg_event) {
+        guard event.asked_prot != event.prot else { return }
+        d.add("asked_prot", prot(event.asked_prot))
+        d.add("read_implies_exec", event.personality & 0x0400000 != 0)
     }
 
     static func text<T>(_ tuple: T) -> String {

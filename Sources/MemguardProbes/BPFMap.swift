@@ -63,9 +63,13 @@ public final class BPFMap {
     }
 
     public func keys<K: BitwiseCopyable & FixedWidthInteger>(_ type: K.Type) -> [K] {
+        keys(type, zero: 0)
+    }
+
+    public func keys<K: BitwiseCopyable>(_ type: K.Type, zero: K) -> [K] {
         var out: [K] = []
-        var key: K = 0
-        var next: K = 0
+        var key = zero
+        var next = zero
         var rc = bpf_map_get_next_key(fd, nil, &next)
         while rc == 0 {
             out.append(next)

@@ -31,6 +31,12 @@ public enum ContainerProbe {
         entry.pidns_level = scope.pidnsLevel
         entry.mode = settings.mode == .enforce ? UInt32(MG_MODE_ENFORCE.rawValue) : UInt32(MG_MODE_AUDIT.rawValue)
         entry.ring_slot = slot
+        entry.enforce_action = settings.action == .freeze ? UInt32(MG_ENFORCE_FREEZE.rawValue) : UInt32(MG_ENFORCE_KILL.rawValue)
+        if settings.mode == .learn { entry.mode = UInt32(MG_MODE_LEARN.rawValue) }
+        let t = settings.thresholds
+        entry.spray_window_ns = t.sprayWindowMilliseconds * 1_000_000
+        entry.spray_max_maps = t.sprayMaxMaps
+        entry.spray_max_bytes = t.sprayMaxBytes
         if settings.recordProfile != nil { entry.flags |= UInt32(MG_SCOPE_RECORD.rawValue) }
         if settings.seccompProfiles.contains(MonitorSettings.wxDeny) { entry.flags |= UInt32(MG_SCOPE_WX_DENY.rawValue) }
         do {
@@ -58,7 +64,39 @@ public enum ContainerProbe {
     /// Stops the kernel from emitting for this cgroup and returns its final counters (nil if it
     /// was not registered). The ring stays until `releaseRing`, so in-flight events land and
     /// can still be drained.
+    /// An executable of this container allowed to do the kinds in `kinds` (a JIT).
+    public struct Allowed: Equatable, Sendable {
+        public var ino: UInt64
+        public var dev: UInt32
+        public var kinds: Set<EventKind>
+
+        public init(ino: UInt64, dev: UInt32, kinds: Set<EventKind>) {
+            self.ino = ino
+            self.dev = dev
+            self.kinds = kinds
+        }
+    }
+
+    /// The kinds a JIT runtime needs: memory writable and executable, in every form.
+    public static let wxKinds: Set<EventKind> = [.wxMmap, .wxMprotect, .execWritable, .codePatch]
+
+    /// Adds the container's allowlist entries (before its entrypoint runs).
+    public static func allow(_ entries: [Allowed], cgroupID: UInt64, probes: ProbeSet) throws {
+        for entry in entries {
+            var key = mg_allow_key()
+            key.cgroup_id = cgroupID
+            key.ino = entry.ino
+            key.dev = entry.dev
+            let mask = entry.kinds.reduce(UInt32(0)) { $0 | (1 << $1.rawValue) }
+            let merged = mask | (probes.allow.lookup(key: key, as: UInt32.self) ?? 0)
+            try probes.allow.update(key: key, value: merged)
+        }
+    }
+
     public static func unregister(cgroupID: UInt64, probes: ProbeSet) throws -> mg_scope? {
+        for key in probes.allow.keys(mg_allow_key.self, zero: mg_allow_key()) where key.cgroup_id == cgroupID {
+            try probes.allow.delete(key: key)
+        }
         let taken = try probes.scopes.take(key: cgroupID, as: mg_scope.self)
         if let taken, taken.flags & UInt32(MG_SCOPE_RECORD.rawValue) != 0 { try updateRecordingCount(probes) }
         return taken

@@ -11,6 +11,7 @@ public enum EventKind: UInt32, CaseIterable, Sendable {
     case ptrace = 7
     case vmWritev = 8
     case procMem = 9
+    case heapSpray = 10
 
     public var name: String {
         switch self {
@@ -23,12 +24,13 @@ public enum EventKind: UInt32, CaseIterable, Sendable {
         case .ptrace: "ptrace"
         case .vmWritev: "vm-writev"
         case .procMem: "proc-mem"
+        case .heapSpray: "heap-spray"
         }
     }
 
     public var severity: String {
         switch self {
-        case .execDeleted: "medium"
+        case .execDeleted, .heapSpray: "medium"
         default: "high"
         }
     }
@@ -47,6 +49,8 @@ public enum EventAction: UInt32, Sendable {
     case killed = 1
     case killFailed = 2
     case denied = 3
+    case stopped = 4
+    case alert = 5
 
     public var name: String {
         switch self {
@@ -54,6 +58,8 @@ public enum EventAction: UInt32, Sendable {
         case .killed: "killed"
         case .killFailed: "kill-failed"
         case .denied: "denied"
+        case .stopped: "stopped"
+        case .alert: "alert"
         }
     }
 }

@@ -12,11 +12,12 @@ public final class ProbeSet {
     public let rings: BPFMap
     public let runtimes: BPFMap
     public let config: BPFMap
+    public let allow: BPFMap
     public let pinDir: String
 
     /// Programs in bpf/memguard.bpf.c, each attached and its link pinned as link_<name>.
     public static let programNames = ["mg_sys_enter", "mg_sys_exit", "mg_exec"]
-    static let pinnedMaps = ["mg_scopes", "mg_rings", "mg_runtimes", "mg_config"]
+    static let pinnedMaps = ["mg_scopes", "mg_rings", "mg_runtimes", "mg_config", "mg_allow"]
 
     private init(pinDir: String) throws {
         self.pinDir = pinDir
@@ -24,6 +25,7 @@ public final class ProbeSet {
         rings = try BPFMap(pinned: "\(pinDir)/mg_rings")
         runtimes = try BPFMap(pinned: "\(pinDir)/mg_runtimes")
         config = try BPFMap(pinned: "\(pinDir)/mg_config")
+        allow = try BPFMap(pinned: "\(pinDir)/mg_allow")
         // A set pinned by another memguard build with another layout must not be written to.
         let valueSize = scopes.valueSize
         guard valueSize == MemoryLayout<mg_scope>.size else {
@@ -37,15 +39,8 @@ public final class ProbeSet {
         let exe = try FileSystem.inode(of: "/proc/\(pid)/exe")
         var id = mg_exe_id()
         id.ino = exe.ino
-        id.dev = Self.kernelDevice(exe.dev)
+        id.dev = ContainerRootfs.kernelDevice(exe.dev)
         try runtimes.update(key: id, value: UInt8(1))
-    }
-
-    /// glibc's dev_t encoding to the kernel's (major << 20 | minor), as BPF reads s_dev.
-    static func kernelDevice(_ dev: UInt64) -> UInt32 {
-        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff))
-        let minor = (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff))
-        return UInt32(truncatingIfNeeded: major << 20 | minor)
     }
 
     static func pins(_ pinDir: String) -> [String] {

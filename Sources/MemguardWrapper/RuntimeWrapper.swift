@@ -29,21 +29,27 @@ public enum RuntimeWrapper {
     /// Adds memguard's hooks (and seccomp profile) to an opted-in bundle; leaves any other
     /// bundle untouched, byte for byte.
     static func prepareBundle(_ invocation: RuncInvocation, paths: MemguardPaths) throws {
-        let bundle = invocation.bundle ?? currentDirectory()
-        let file = try BundleConfigFile(bundle: bundle)
-        defer { file.release() }
-        // A config.json that does not parse is the runtime's to reject, with its own message.
-        guard let config = try? OCIConfig(bytes: file.bytes, what: file.path) else { return }
-        let annotations = try config.annotations(what: file.path)
-        guard let settings = try MonitorSettings(annotations: annotations) else { return }
         let container = invocation.containerID.flatMap { try? ContainerID($0) }.map { "container \($0)" } ?? "container ?"
         do {
+            // runc takes an empty --bundle as the current directory, and so does memguard-runc.
+            let bundle = invocation.bundle.flatMap { $0.isEmpty ? nil : $0 } ?? currentDirectory()
+            let file = try BundleConfigFile(bundle: bundle)
+            defer { file.release() }
+            // What json-c and runc's Go decoder could read differently is refused first.
+            try KeyAudit.check(file.bytes, what: file.path)
+            // A config.json that does not parse (leniently, as Go would) is the runtime's to
+            // reject, with its own message.
+            guard let config = try? OCIConfig(bytes: file.bytes, what: file.path) else { return }
+            let annotations = try config.annotations(what: file.path)
+            var paths = paths
+            let host = try paths.loadHostConfig()
+            guard let settings = try MonitorSettings(annotations: annotations, host: host) else { return }
             let memguard = try selfExecutablePath()
             let environment = paths.environment + passedEnvironment()
             for stage in ["createRuntime", "poststop"] {
                 let args = ["memguard", "hook", stage]
                 if !config.hasHook(stage: stage, path: memguard, args: args) {
-                    config.addHook(stage: stage, path: memguard, args: args, env: environment, timeout: 30)
+                    try config.addHook(stage: stage, path: memguard, args: args, env: environment, timeout: 30)
                 }
             }
             if !settings.seccompProfiles.isEmpty {

@@ -115,7 +115,7 @@ extension Integration {
 let evasionKinds: [(attack: String, kind: EventKind)] = [
     ("two-vma", .execWritable), ("double-map", .execWritable), ("fake-runc-memfd", .execMemfd),
     ("proc-mem-symlink", .procMem), ("proc-mem-dirfd", .procMem), ("proc-mem-reopen", .procMem),
-    ("ia32-wx-mprotect", .wxMprotect), ("ia32-exec-anon", .execWritable),
+    ("ia32-wx-mprotect", .wxMprotect), ("ia32-exec-anon", .execWritable), ("read-implies-exec", .wxMmap),
 ]
 
 extension Integration {

@@ -129,3 +129,38 @@ extension Integration.Wrapper {
         sandbox.expectNothingLeft()
     }
 }
+
+extension Integration.Wrapper {
+    @Test("wx-deny also refuses READ_IMPLIES_EXEC, which would make RW memory executable behind seccomp's back")
+    func wxDenyPersonality() throws {
+        let sandbox = try Sandbox()
+        let bundle = try sandbox.bundle("rie", command: ["/mg-attack", "read-implies-exec"],
+                                        annotations: ["io.memguard.monitor": "true", "io.memguard.seccomp": "wx-deny"], hooks: false)
+        let run = try sandbox.runThroughWrapper(bundle)
+        #expect(run.output.contains("attack-failed read-implies-exec: personality: Permission denied"), "\(run.output)")
+        #expect(run.log?.total == 0, "\(run.logText)")
+        sandbox.expectNothingLeft()
+    }
+
+    @Test("a config.json that runc and memguard would read differently is refused", arguments: [
+        #""annotations":{"io.memguard.monitor":"true"},"annotations":{"other":"x"}"#,
+        #""Annotations":{"io.memguard.monitor":"true"},"annotations":{}"#,
+        #""annotations":{"io.memguard.monitor":"true","io.memguard.monitor\u0000x":"false"}"#,
+    ])
+    func ambiguousConfigIsRefused(fragment: String) throws {
+        let sandbox = try Sandbox()
+        let bundle = try sandbox.bundle("ambiguous", command: ["/bin/echo", "ran"], annotations: [:], hooks: false)
+        let path = "\(bundle.directory)/config.json"
+        // The bundle has no annotations; the fragment is appended as the last members.
+        let text = try FileSystem.readText(path)
+        try #require(!text.contains("annotations"))
+        try FileSystem.writeAtomically(path, String(text.dropLast(2)) + ",\n" + fragment + "}\n")
+        let before = try FileSystem.readFile(path)
+        let run = try sandbox.runThroughWrapper(bundle)
+        #expect(run.exit == 1, "\(run.output)")
+        #expect(run.output.contains("memguard-runc: container \(bundle.id):") && run.output.contains("ambiguous"), "\(run.output)")
+        #expect(!run.output.contains("ran"))
+        #expect(try FileSystem.readFile(path) == before)
+        sandbox.expectNothingLeft()
+    }
+}

@@ -38,7 +38,7 @@ struct EventABITests {
             "time_ns": \.time_ns, "cgroup_id": \.cgroup_id, "addr": \.addr, "len": \.len, "exe_ino": \.exe_ino,
             "exe_dev": \.exe_dev, "kind": \.kind, "action": \.action, "pid": \.pid, "tid": \.tid, "ns_pid": \.ns_pid,
             "ns_tid": \.ns_tid, "target_pid": \.target_pid, "prot": \.prot, "old_prot": \.old_prot, "vma": \.vma,
-            "flags": \.flags, "syscall_nr": \.syscall_nr, "uid": \.uid, "comm": \.comm, "exe_name": \.exe_name, "path": \.path,
+            "flags": \.flags, "syscall_nr": \.syscall_nr, "uid": \.uid, "personality": \.personality, "asked_prot": \.asked_prot, "comm": \.comm, "exe_name": \.exe_name, "path": \.path,
         ]
         let swift = Layout(size: MemoryLayout<mg_event>.size,
                            offsets: fields.mapValues { MemoryLayout<mg_event>.offset(of: $0)! })
@@ -50,7 +50,10 @@ struct EventABITests {
             "pidns_inum": \.pidns_inum, "pidns_level": \.pidns_level, "mode": \.mode, "ring_slot": \.ring_slot,
             "mmap_calls": \.mmap_calls, "mprotect_calls": \.mprotect_calls, "events": \.events, "lost": \.lost,
             "no_ring": \.no_ring, "foreign_pidns": \.foreign_pidns, "allowed_runtime_exec": \.allowed_runtime_exec,
-            "flags": \.flags, "pad": \.pad, "syscalls": \.syscalls,
+            "flags": \.flags, "enforce_action": \.enforce_action, "syscalls": \.syscalls,
+            "spray_window_ns": \.spray_window_ns, "spray_max_maps": \.spray_max_maps, "spray_max_bytes": \.spray_max_bytes,
+            "window_start_ns": \.window_start_ns, "window_maps": \.window_maps, "window_bytes": \.window_bytes,
+            "window_alerted": \.window_alerted, "allowed_wx": \.allowed_wx, "anon_maps": \.anon_maps, "anon_bytes": \.anon_bytes,
         ]
         let swift = Layout(size: MemoryLayout<mg_scope>.size,
                            offsets: fields.mapValues { MemoryLayout<mg_scope>.offset(of: $0)! })

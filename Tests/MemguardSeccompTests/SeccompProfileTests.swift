@@ -66,24 +66,48 @@ struct SeccompProfileTests {
 
 @Suite("wx-deny")
 struct WXDenyTests {
-    @Test func aPermissiveDefaultGetsOneRefusingRule() throws {
+    @Test func aPermissiveDefaultGetsRefusingRules() throws {
         let out = try WXDeny.apply(to: WXDeny.allowAll())
-        #expect(out.syscalls.count == 1)
-        #expect(out.syscalls[0].action == "SCMP_ACT_ERRNO" && out.syscalls[0].errnoRet == UInt32(EACCES))
-        #expect(out.syscalls[0].names == ["mmap", "mprotect", "pkey_mprotect"])
-        #expect(out.syscalls[0].args == [.init(index: 2, value: 6, valueTwo: 6, op: "SCMP_CMP_MASKED_EQ")])
+        #expect(out.architectures.contains("SCMP_ARCH_X86")) // 32-bit calls get EACCES, not SIGSYS
+        #expect(out.syscalls.allSatisfy { $0.action == "SCMP_ACT_ERRNO" && $0.errnoRet == UInt32(EACCES) })
+        let memory = out.syscalls.filter { $0.names != ["personality"] }
+        #expect(memory.map(\.names) == [["mmap"], ["mmap2"], ["mprotect"], ["pkey_mprotect"]])
+        #expect(memory.allSatisfy { $0.args == [.init(index: 2, value: 6, valueTwo: 6, op: "SCMP_CMP_MASKED_EQ")] })
+        // READ_IMPLIES_EXEC cannot be set; the query value 0xffffffff matches none of the rules.
+        let personality = out.syscalls.filter { $0.names == ["personality"] }
+        #expect(personality.count == 31)
+        for rule in personality {
+            let arg = rule.args[0]
+            #expect(0x0400000 & arg.value == arg.valueTwo)      // bit 22 must be set ...
+            #expect(0xffff_ffff & arg.value != arg.valueTwo)    // ... and the query never matches
+        }
         _ = try SeccompCompiler.check(out, what: "wx-deny")
+    }
+
+    @Test func anAllowedPersonalityIsNarrowedToHarmlessValues() throws {
+        let base = SeccompProfile(defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64"],
+                                  syscalls: [.init(names: ["personality"], action: "SCMP_ACT_ALLOW", errnoRet: nil, args: [])])
+        let out = try WXDeny.apply(to: base)
+        #expect(out.syscalls.map(\.args) == [[.init(index: 0, value: 0x0400000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")],
+                                             [.init(index: 0, value: 0xffff_ffff, valueTwo: 0, op: "SCMP_CMP_EQ")]])
+        // Docker-style allow rules for fixed values without the bit are kept as they are.
+        let docker = SeccompProfile(defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64"],
+                                    syscalls: [.init(names: ["personality"], action: "SCMP_ACT_ALLOW", errnoRet: nil,
+                                                     args: [.init(index: 0, value: 8, valueTwo: 0, op: "SCMP_CMP_EQ")])])
+        #expect(try WXDeny.apply(to: docker) == docker)
     }
 
     @Test func anUnconditionalAllowIsNarrowedNotOverruled() throws {
         let base = SeccompProfile(defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: ["SCMP_ARCH_X86_64"],
                                   syscalls: [.init(names: ["read", "mmap", "mprotect"], action: "SCMP_ACT_ALLOW", errnoRet: nil, args: [])])
         let out = try WXDeny.apply(to: base)
-        #expect(out.syscalls.first?.names == ["read"])
-        let narrowed = out.syscalls.dropFirst()
-        #expect(narrowed.count == 3)
-        #expect(Set(narrowed.map { $0.args.last!.valueTwo }) == [0, 2, 4])
-        #expect(narrowed.allSatisfy { $0.names == ["mmap", "mprotect"] && $0.action == "SCMP_ACT_ALLOW" })
+        #expect(out.syscalls.filter { $0.args.isEmpty }.map(\.names) == [["read"]])
+        let narrowed = out.syscalls.filter { !$0.args.isEmpty }
+        #expect(narrowed.count == 6)
+        for name in ["mmap", "mprotect"] {
+            let rules = narrowed.filter { $0.names == [name] && $0.action == "SCMP_ACT_ALLOW" }
+            #expect(Set(rules.map { $0.args.last!.valueTwo }) == [0, 2, 4])
+        }
         _ = try SeccompCompiler.check(out, what: "wx-deny")
     }
 

@@ -1,5 +1,5 @@
 import Glibc
-import MemguardCore
+@testable import MemguardCore
 import Testing
 @testable import MemguardWrapper
 

@@ -22,7 +22,8 @@ enum mg_kind {
 	MG_KIND_PTRACE = 7,        /* ptrace attach/seize/poke/setregs */
 	MG_KIND_VM_WRITEV = 8,     /* process_vm_writev into another process */
 	MG_KIND_PROC_MEM = 9,      /* /proc/<pid>/mem opened for writing (checked on the opened file) */
-	MG_KIND_COUNT = 10,
+	MG_KIND_HEAP_SPRAY = 10,   /* anonymous mappings faster than the container's threshold */
+	MG_KIND_COUNT = 11,
 };
 
 /* What the kernel did about an event. */
@@ -31,6 +32,8 @@ enum mg_action {
 	MG_ACTION_KILLED = 1,      /* SIGKILL sent at syscall entry / exec */
 	MG_ACTION_KILL_FAILED = 2, /* enforce mode, but bpf_send_signal failed */
 	MG_ACTION_DENIED = 3,      /* refused by the container's seccomp wx-deny filter */
+	MG_ACTION_STOPPED = 4,     /* enforce+freeze: SIGSTOP sent; the monitor freezes the container */
+	MG_ACTION_ALERT = 5,       /* a heuristic (heap spray): reported, never enforced */
 };
 
 /* mg_scope.flags */
@@ -44,6 +47,13 @@ enum mg_scope_flags {
 enum mg_mode {
 	MG_MODE_AUDIT = 0,
 	MG_MODE_ENFORCE = 1,
+	MG_MODE_LEARN = 2,         /* like audit in the kernel; the monitor learns a baseline */
+};
+
+/* What enforce mode does to an offender (mg_scope.enforce_action). */
+enum mg_enforce_action {
+	MG_ENFORCE_KILL = 0,
+	MG_ENFORCE_FREEZE = 1,     /* SIGSTOP now, then the monitor freezes the whole container */
 };
 
 /* What bpf_find_vma told about the memory an mprotect touches. */
@@ -71,6 +81,15 @@ struct mg_exe_id {
 	__u32 pad;
 };
 
+/* Key of mg_allow: an executable of one container that may break W^X (JIT runtimes), by
+ * identity, not by a name a process can choose. The value is a mask of 1 << enum mg_kind. */
+struct mg_allow_key {
+	__u64 cgroup_id;
+	__u64 ino;
+	__u32 dev;                 /* kernel encoding */
+	__u32 pad;
+};
+
 /* Value of the mg_scopes map, keyed by the container's cgroup v2 id. User space writes the
  * first four fields at registration; the kernel only adds to the counters. */
 struct mg_scope {
@@ -86,8 +105,20 @@ struct mg_scope {
 	__u64 foreign_pidns;       /* calls in the cgroup from another PID namespace (not counted) */
 	__u64 allowed_runtime_exec;/* runc's memfd:runc_cloned re-exec, allowed by name */
 	__u32 flags;               /* enum mg_scope_flags, set at registration */
-	__u32 pad;
+	__u32 enforce_action;      /* enum mg_enforce_action */
 	__u64 syscalls[MG_RECORD_SYSCALLS / 64]; /* record mode: native syscall numbers seen */
+	/* heap-spray heuristic: thresholds per window, set at registration (window 0: off) */
+	__u64 spray_window_ns;
+	__u64 spray_max_maps;
+	__u64 spray_max_bytes;
+	/* kernel state of the current window */
+	__u64 window_start_ns;
+	__u64 window_maps;
+	__u64 window_bytes;
+	__u64 window_alerted;
+	__u64 allowed_wx;          /* W^X calls by allowlisted executables (counted, not reported) */
+	__u64 anon_maps;           /* all anonymous mappings: calls ... */
+	__u64 anon_bytes;          /* ... and bytes */
 };
 
 /* One violation, as written to the container's ring buffer. */
@@ -111,12 +142,15 @@ struct mg_event {
 	__u32 flags;               /* mmap flags, ptrace request, open flags */
 	__u32 syscall_nr;
 	__u32 uid;
+	__u32 personality;         /* the task's personality (READ_IMPLIES_EXEC adds PROT_EXEC) */
+	__u32 asked_prot;          /* prot as the caller wrote it, before the personality */
 	char comm[MG_COMM_LEN];
 	char exe_name[MG_NAME_LEN];/* the executable's file name (dentry) */
 	char path[MG_NAME_LEN];    /* exec: the file run; proc-mem: the path opened */
 };
 
-_Static_assert(sizeof(struct mg_event) == 40 + 14 * 4 + 16 + 2 * 64, "mg_event layout");
-_Static_assert(sizeof(struct mg_scope) == 16 + 16 + 8 * MG_KIND_COUNT + 32 + 8 + MG_RECORD_SYSCALLS / 8, "mg_scope layout");
+_Static_assert(sizeof(struct mg_event) == 40 + 16 * 4 + 16 + 2 * 64, "mg_event layout");
+_Static_assert(sizeof(struct mg_scope) == 16 + 16 + 8 * MG_KIND_COUNT + 32 + 8 + MG_RECORD_SYSCALLS / 8 + 10 * 8, "mg_scope layout");
+_Static_assert(sizeof(struct mg_allow_key) == 24, "mg_allow_key layout");
 
 #endif

@@ -11,6 +11,9 @@ struct bpf_object;
 /* prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to the caller. */
 int mg_set_child_subreaper(void);
 int mg_pipe_cloexec(int fds[2]);
+/* openat2(rootfd, path, flags | O_CLOEXEC | O_PATH) with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: the path
+ * is resolved as if rootfd were "/", so no symlink in a container's rootfs can lead outside it. */
+int mg_open_in_root(int rootfd, const char *path, int flags);
 /* POSIX_SPAWN_SETSID (a GNU extension the Swift Glibc module does not export). */
 short mg_posix_spawn_setsid(void);
 

@@ -1,19 +1,19 @@
 import Glibc
-import MemguardCore
 
 /// A bundle's config.json, read and rewritten without ever following a symlink: the bundle
 /// comes from the container side, and a config.json pointing elsewhere must not let memguard
 /// read or replace a file outside the bundle.
-struct BundleConfigFile {
-    let bundle: String
-    private let directory: Int32
+public struct BundleConfigFile {
+    public let bundle: String
+    /// The bundle directory, open: paths inside the bundle are resolved from it.
+    public let directory: Int32
     let mode: mode_t
     let owner: (uid: uid_t, gid: gid_t)
-    let bytes: [UInt8]
+    public let bytes: [UInt8]
 
-    var path: String { "\(bundle)/config.json" }
+    public var path: String { "\(bundle)/config.json" }
 
-    init(bundle: String) throws {
+    public init(bundle: String) throws {
         self.bundle = bundle
         let dir = try sys("opening bundle \(bundle)") { open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         do {
@@ -35,12 +35,12 @@ struct BundleConfigFile {
         directory = dir
     }
 
-    func release() { Glibc.close(directory) }
+    public func release() { Glibc.close(directory) }
 
     /// Replaces config.json atomically (temporary file in the bundle + rename), keeping its
     /// mode and owner. On any failure the original is left as it was. No fsync: the bundle
     /// lives in the runtime's state directory and does not outlive a crash of the host.
-    func replace(with text: String) throws {
+    public func replace(with text: String) throws {
         let tmp = ".config.json.memguard-\(getpid())"
         let fd = try sys("creating \(bundle)/\(tmp)") {
             openat(directory, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
