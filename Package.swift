@@ -36,9 +36,11 @@ let package = Package(
         .target(name: "MemguardMonitor", dependencies: ["MemguardCore", "MemguardProbes", "MemguardSeccomp", "CMemguardABI", "CShims"]),
         // memguard-runc: adds memguard's hooks to opted-in bundles, then execs the real runtime.
         .target(name: "MemguardWrapper", dependencies: ["MemguardCore", "MemguardSeccomp"]),
-        .target(name: "MemguardHook", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor"]),
+        .target(name: "MemguardHook", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "CMemguardABI"]),
+        // The operator's commands: ps, logs, doctor.
+        .target(name: "MemguardOperator", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "MemguardSeccomp", "CLibBPF", "CMemguardABI", "CShims", "CSeccomp"]),
         .target(name: "MemguardDemo", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "CShims"]),
-        .executableTarget(name: "memguard", dependencies: ["MemguardCore", "MemguardHook", "MemguardMonitor", "MemguardDemo", "MemguardWrapper", "MemguardSeccomp"]),
+        .executableTarget(name: "memguard", dependencies: ["MemguardCore", "MemguardHook", "MemguardMonitor", "MemguardDemo", "MemguardWrapper", "MemguardSeccomp", "MemguardOperator"]),
         .plugin(name: "BPFObjectPlugin", capability: .buildTool()),
         .testTarget(name: "MemguardCoreTests", dependencies: ["MemguardCore"]),
         .testTarget(name: "MemguardSeccompTests", dependencies: ["MemguardSeccomp", "MemguardWrapper", "MemguardCore"]),

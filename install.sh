@@ -30,10 +30,11 @@ die() { echo "install.sh: error: $*" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
-# containerd, umoci and podman: the engine integration tests (a private containerd with an image
-# built offline; podman with memguard's hooks.d entries).
+# containerd, umoci, podman, prometheus-node-exporter and curl: the integration tests (a private
+# containerd with an image built offline, podman with memguard's hooks.d entries, a real
+# textfile-collector scrape).
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev libseccomp-dev libjson-c-dev bpftool runc
-	busybox-static pkg-config gcc libc6-dev linux-libc-dev containerd umoci podman)
+	busybox-static pkg-config gcc libc6-dev linux-libc-dev containerd umoci podman prometheus-node-exporter curl)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

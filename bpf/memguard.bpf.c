@@ -197,8 +197,20 @@ static __always_inline struct mg_event *begin_event_as(struct scope_ref *ref, __
 	if (exe) {
 		e->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
 		e->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
-		const unsigned char *name = BPF_CORE_READ(exe, f_path.dentry, d_name.name);
-		bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name), name);
+		struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+		/* the root of the mount the file is on: the container's root for its own files */
+		struct dentry *top = BPF_CORE_READ(exe, f_path.mnt, mnt_root);
+		bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name), BPF_CORE_READ(d, d_name.name));
+		e->exe_parents_n = MG_EXE_PARENTS;
+		for (int i = 0; i < MG_EXE_PARENTS; i++) {
+			struct dentry *parent = BPF_CORE_READ(d, d_parent);
+			if (d == top || parent == top || !parent || parent == d) {
+				e->exe_parents_n = i | MG_EXE_ROOT_REACHED;
+				break;
+			}
+			bpf_probe_read_kernel_str(e->exe_parents[i], MG_EXE_PARENT_LEN, BPF_CORE_READ(parent, d_name.name));
+			d = parent;
+		}
 	}
 	return e;
 }

@@ -539,6 +539,47 @@ static int do_ia32_wx_mprotect(void) { return ia32_mprotect("ia32-wx-mprotect", 
 static int do_ia32_exec_anon(void) { return ia32_mprotect("ia32-exec-anon", PROT_READ | PROT_EXEC); }
 #endif
 
+/* heap-spray: many anonymous mappings in a burst, kept (an attacker grooming the heap) */
+static int do_spray(void)
+{
+	enum { COUNT = 20000 };
+	static void *maps[COUNT];
+	int i, made = 0;
+
+	say("attempt spray");
+	for (i = 0; i < COUNT; i++) {
+		maps[i] = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (maps[i] != MAP_FAILED)
+			made++;
+	}
+	for (i = 0; i < COUNT; i++)
+		if (maps[i] != MAP_FAILED)
+			munmap(maps[i], PAGE);
+	say("spray-result %d", made);
+	say("survived spray");
+	return 0;
+}
+
+/* Working set growth: touch 4 MiB more every 20 ms up to 64 MiB, then hold it 1 s. */
+static int do_grow(void)
+{
+	enum { STEP = 4 << 20, TOTAL = 64 << 20 };
+	char *p = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long off;
+
+	if (p == MAP_FAILED)
+		return setup_failed("grow", "mmap");
+	say("attempt grow");
+	for (off = 0; off < TOTAL; off += STEP) {
+		memset(p + off, 1, STEP);
+		usleep(20000);
+	}
+	sleep(1);
+	munmap(p, TOTAL);
+	say("survived grow");
+	return 0;
+}
+
 /* wx-mmap: READ_IMPLIES_EXEC makes a plain RW request RWX after seccomp looked at prot */
 static int do_read_implies_exec(void)
 {
@@ -674,6 +715,8 @@ static const struct kind kinds[] = {
 	{ "proc-mem",     do_proc_mem,     1 },
 	{ "two-vma",          do_two_vma,          0 },
 	{ "read-implies-exec", do_read_implies_exec, 0 },
+	{ "spray",            do_spray,            0 },
+	{ "grow",             do_grow,             0 },
 	{ "double-map",       do_double_map,       0 },
 	{ "fake-runc-memfd",  do_fake_runc_memfd,  0 },
 	{ "proc-mem-symlink", do_proc_mem_symlink, 0 },

@@ -1,10 +1,24 @@
 import CJSONC
 import Glibc
 
-/// A parsed JSON document (json-c): owns the tree and frees it when released.
+/// A json-c tree, freed when the last value pointing into it is gone.
+final class JSONTree {
+    let object: OpaquePointer
+
+    /// Takes a reference of its own on `object`.
+    init(retaining object: OpaquePointer) {
+        self.object = json_object_get(object)
+    }
+
+    deinit { json_object_put(object) }
+
+    var root: JSONValue { JSONValue(object, tree: self) }
+}
+
+/// A parsed JSON document (json-c). Every JSONValue taken from it keeps the tree alive, so a
+/// value can outlive the document that produced it.
 public final class JSONDocument {
     public let root: JSONValue
-    private let object: OpaquePointer?
 
     /// Parses `bytes` completely (trailing garbage is an error), with a nesting limit so a
     /// hostile document cannot exhaust the stack.
@@ -33,18 +47,20 @@ public final class JSONDocument {
             json_object_put(parsed)
             throw MemguardError("\(what) is not valid JSON: unexpected data after the value at byte \(end)")
         }
-        object = parsed
-        root = JSONValue(parsed)
+        root = JSONTree(retaining: parsed).root
+        json_object_put(parsed)
     }
-
-    deinit { json_object_put(object) }
 }
 
-/// A borrowed node of a JSONDocument; valid while the document lives.
+/// A node of a JSON tree; it keeps the whole tree alive.
 public struct JSONValue {
     let pointer: OpaquePointer
+    let tree: JSONTree
 
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    init(_ pointer: OpaquePointer, tree: JSONTree) {
+        self.pointer = pointer
+        self.tree = tree
+    }
 
     public var isObject: Bool { json_object_is_type(pointer, json_type_object) != 0 }
 
@@ -54,7 +70,7 @@ public struct JSONValue {
         var found: OpaquePointer?
         guard isObject, json_object_object_get_ex(pointer, key, &found) != 0, let found else { return nil }
         if json_object_is_type(found, json_type_null) != 0 { return nil }
-        return JSONValue(found)
+        return JSONValue(found, tree: tree)
     }
 
     public var string: String? {
@@ -96,7 +112,7 @@ public struct JSONValue {
     /// The elements of an array (empty for anything else).
     public var elements: [JSONValue] {
         guard json_object_is_type(pointer, json_type_array) != 0 else { return [] }
-        return (0..<json_object_array_length(pointer)).compactMap { json_object_array_get_idx(pointer, $0).map(JSONValue.init) }
+        return (0..<json_object_array_length(pointer)).compactMap { json_object_array_get_idx(pointer, $0).map { JSONValue($0, tree: tree) } }
     }
 
     public var isArray: Bool { json_object_is_type(pointer, json_type_array) != 0 }
@@ -113,7 +129,7 @@ public struct JSONValue {
         while json_object_iter_equal(&it, &end) == 0 {
             let key = String(cString: json_object_iter_peek_name(&it))
             if let value = json_object_iter_peek_value(&it) {
-                out.append((key, JSONValue(value)))
+                out.append((key, JSONValue(value, tree: tree)))
             }
             json_object_iter_next(&it)
         }

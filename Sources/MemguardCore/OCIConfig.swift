@@ -4,7 +4,8 @@ import Glibc
 /// A bundle's config.json, edited in place with json-c so every field memguard does not
 /// touch is kept as it was. Used to add memguard's hooks and annotations.
 public final class OCIConfig {
-    private let root: OpaquePointer
+    private let tree: JSONTree
+    private var root: OpaquePointer { tree.object }
 
     /// runc reads config.json of any size; memguard reads up to this much.
     public static let maxSize = 64 << 20
@@ -12,18 +13,16 @@ public final class OCIConfig {
     public init(bytes: [UInt8], what: String) throws {
         let doc = try JSONDocument(parsing: bytes, what: what, lenient: true)
         guard doc.root.isObject else { throw MemguardError("\(what) is a JSON \(doc.root.typeName), not an object") }
-        root = json_object_get(doc.root.pointer)
+        tree = JSONTree(retaining: doc.root.pointer)
     }
-
-    deinit { json_object_put(root) }
 
     /// The config's annotations (only string values; ours must be strings).
     public func annotations(what: String) throws -> [String: String] {
-        try MonitorSettings.annotations(in: JSONValue(root), what: what)
+        try MonitorSettings.annotations(in: tree.root, what: what)
     }
 
     /// linux.seccomp, if the config has one.
-    public var seccomp: JSONValue? { JSONValue(root)["linux"]?["seccomp"] }
+    public var seccomp: JSONValue? { tree.root["linux"]?["seccomp"] }
 
     /// Replaces linux.seccomp with the given JSON object text.
     public func setSeccomp(json: String, what: String) throws {
@@ -36,7 +35,7 @@ public final class OCIConfig {
     /// Fails if the value at `path` exists and is not an object: memguard adds to a config, it
     /// never "repairs" one (runc would have refused it).
     public func requireObject(_ path: [String]) throws {
-        var node: JSONValue? = JSONValue(root)
+        var node: JSONValue? = tree.root
         for key in path {
             node = node?[key]
             if let value = node, !value.isObject {
@@ -47,7 +46,7 @@ public final class OCIConfig {
 
     /// True if hooks.<stage> already has a hook with this path and args.
     public func hasHook(stage: String, path: String, args: [String]) -> Bool {
-        guard let hooks = JSONValue(root)["hooks"]?[stage] else { return false }
+        guard let hooks = tree.root["hooks"]?[stage] else { return false }
         return hooks.elements.contains { hook in
             hook["path"]?.string == path && (hook["args"]?.elements.map { $0.string ?? "" } ?? []) == args
         }
@@ -75,6 +74,10 @@ public final class OCIConfig {
         json_object_object_add(object(Array(path.dropLast())), path.last!, json_object_new_string_len(value, Int32(value.utf8.count)))
     }
 
+    public func set(_ path: [String], int value: Int64) {
+        json_object_object_add(object(Array(path.dropLast())), path.last!, json_object_new_int64(value))
+    }
+
     public func set(_ path: [String], bool value: Bool) {
         json_object_object_add(object(Array(path.dropLast())), path.last!, json_object_new_boolean(value ? 1 : 0))
     }
@@ -86,7 +89,7 @@ public final class OCIConfig {
     /// Appends a hook to hooks.<stage>.
     public func addHook(stage: String, path: String, args: [String], env: [String], timeout: Int32) throws {
         try requireObject(["hooks"])
-        if let existing = JSONValue(root)["hooks"]?[stage], !existing.isArray {
+        if let existing = tree.root["hooks"]?[stage], !existing.isArray {
             throw MemguardError("config.json: \"hooks.\(stage)\" is a \(existing.typeName), not an array")
         }
         let hooks = object(["hooks"])

@@ -16,8 +16,9 @@ public struct StateRecord: Sendable, Equatable {
     public var mode: String
     /// Record mode: the name of the profile to write at the end ("" if none).
     public var recordProfile: String
+    public var action: String
 
-    public init(containerID: String, cgroupID: UInt64, cgroupPath: String, pidnsInode: UInt32, initPID: Int32, monitorPID: Int32, monitorStart: UInt64, mode: String, recordProfile: String = "") {
+    public init(containerID: String, cgroupID: UInt64, cgroupPath: String, pidnsInode: UInt32, initPID: Int32, monitorPID: Int32, monitorStart: UInt64, mode: String, recordProfile: String = "", action: String = "kill") {
         self.containerID = containerID
         self.cgroupID = cgroupID
         self.cgroupPath = cgroupPath
@@ -27,6 +28,7 @@ public struct StateRecord: Sendable, Equatable {
         self.monitorStart = monitorStart
         self.mode = mode
         self.recordProfile = recordProfile
+        self.action = action
     }
 
     public var text: String {
@@ -42,6 +44,7 @@ public struct StateRecord: Sendable, Equatable {
         monitor_start=\(monitorStart)
         mode=\(mode)
         record=\(recordProfile)
+        action=\(action)
 
         """
     }
@@ -71,6 +74,7 @@ public struct StateRecord: Sendable, Equatable {
         monitorStart = try number("monitor_start")
         mode = try field("mode")
         recordProfile = fields["record"] ?? ""
+        action = fields["action"] ?? "kill"
         if !recordProfile.isEmpty { try MonitorSettings.checkProfileName(recordProfile, key: "record in \(path)") }
     }
 

@@ -18,7 +18,7 @@ struct DemoBundle {
     /// `hookEnvironment` is added to the hooks' environment; without `hooks` the bundle is left
     /// for memguard-runc to complete.
     init(parent: String, id: String, tools: Tools, command: [String], mode: MonitorSettings.Mode, paths: MemguardPaths,
-         annotations: [String: String]? = nil, hookEnvironment: [String] = [], hooks: Bool = true) throws {
+         annotations: [String: String]? = nil, hookEnvironment: [String] = [], hooks: Bool = true, memoryLimit: Int64? = nil) throws {
         directory = "\(parent)/\(id)"
         self.id = id
         let rootfs = "\(directory)/rootfs"
@@ -30,6 +30,8 @@ struct DemoBundle {
             symlink("busybox", "\(rootfs)/bin/\(applet)")
         }
         try Self.copy(tools.attack, to: "\(rootfs)/mg-attack")
+        // The same program under another name: another file, another identity.
+        try Self.copy(tools.attack, to: "\(rootfs)/mg-attack-copy")
 
         let spec = try ProcessRunner.run([tools.runc, "spec", "--bundle", directory], output: "\(parent)/\(id).spec.out")
         guard spec == 0 else { throw MemguardError("runc spec failed (exit \(spec)); see \(parent)/\(id).spec.out") }
@@ -38,6 +40,7 @@ struct DemoBundle {
         config.set(["process", "terminal"], bool: false)
         config.set(["process", "args"], strings: command)
         config.set(["root", "readonly"], bool: false)
+        if let memoryLimit { config.set(["linux", "resources", "memory", "limit"], int: memoryLimit) }
         let chosen = annotations ?? [MonitorSettings.monitorKey: "true", MonitorSettings.modeKey: mode.rawValue]
         for (key, value) in chosen.sorted(by: { $0.key < $1.key }) {
             config.set(["annotations", key], string: value)

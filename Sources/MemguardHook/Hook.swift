@@ -44,12 +44,14 @@ public enum Hook {
             printError("memguard hook \(stage.rawValue): \(error)")
             return 1
         }
+        var options = options
         switch stage {
         case .prestart, .createRuntime:
             let started = Clock.nanoseconds(CLOCK_MONOTONIC)
             let settings: MonitorSettings
             do {
-                guard let opted = try MonitorSettings(annotations: state.annotations) else { return 0 }
+                let host = try options.paths.loadHostConfig()
+                guard let opted = try MonitorSettings(annotations: state.annotations, host: host) else { return 0 }
                 try opted.checkSeccompInstalled(annotations: state.annotations)
                 settings = opted
             } catch {
@@ -60,7 +62,8 @@ public enum Hook {
             }
             return HookStart(container: container, state: state, settings: settings, stage: stage, options: options).run()
         case .poststop:
-            // Whatever the annotations say now, tear down what exists for this container.
+            // Whatever the annotations or the host policy say now, tear down what exists.
+            if let host = try? HostConfig.load(paths: options.paths) { options.paths.adopt(host) }
             return HookStop(container: container, stage: stage, options: options).run()
         case .createContainer, .startContainer, .poststart:
             return 0

@@ -51,6 +51,11 @@ enum MonitorLauncher {
                     "--mode", options.settings.mode.rawValue,
                     "--seccomp", options.settings.seccompProfiles.joined(separator: ","),
                     "--record", options.settings.recordProfile ?? "",
+                    "--action", options.settings.action.rawValue,
+                    "--baseline", options.settings.baseline ?? "",
+                    "--sample-ms", "\(options.settings.thresholds.sampleIntervalMilliseconds)",
+                    "--ws-growth", "\(options.settings.thresholds.workingSetGrowthBytesPerSecond)",
+                    "--ws-fraction-permille", "\(Int(options.settings.thresholds.workingSetLimitFraction * 1000))",
                     "--init-pid", "\(options.initPID)",
                     "--exit-grace-ms", "\(options.exitGraceMilliseconds)"]
         let env = options.paths.environment + ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]

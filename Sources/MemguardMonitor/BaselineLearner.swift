@@ -9,7 +9,7 @@ struct BaselineLearner {
 
     mutating func observe(_ kind: EventKind, exePath: String) {
         guard ContainerProbe.wxKinds.contains(kind) else { return }
-        // A bare file name means the process was gone before its path could be read.
+        // A path that is not complete ("…/") or a deleted file cannot be allowed by path.
         guard exePath.hasPrefix("/"), !exePath.hasSuffix(" (deleted)") else {
             unnamed += 1
             return

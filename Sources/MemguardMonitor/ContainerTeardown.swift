@@ -36,6 +36,7 @@ public enum ContainerTeardown {
     /// The container's files and the monitor's cgroup.
     public static func removeFiles(paths: MemguardPaths, container: ContainerID) {
         try? FileSystem.removeFile(paths.stateFile(for: container))
+        try? FileSystem.removeFile(paths.metricsFile(for: container))
         if let cgroup = try? MonitorCgroup(container: container) { cgroup.remove() }
     }
 

@@ -11,6 +11,10 @@ public struct EventRecord {
     public init() {}
 
     public mutating func line(for event: mg_event, container: ContainerID) -> JSONLine {
+        line(for: event, container: container, exe: exePath(event))
+    }
+
+    public func line(for event: mg_event, container: ContainerID, exe: String) -> JSONLine {
         let kind = EventKind(rawValue: event.kind)
         var line = EventLog.record(container, event: kind?.name ?? "unknown-\(event.kind)",
                                    time: Clock.realtime(fromBoottime: event.time_ns))
@@ -21,7 +25,7 @@ public struct EventRecord {
         line.add("ns_tid", event.ns_tid)
         line.add("uid", event.uid)
         line.add("comm", Self.text(event.comm))
-        line.add("exe", exePath(event))
+        line.add("exe", exe)
         line.add("exe_inode", event.exe_ino)
         line.add("exe_dev", Self.device(event.exe_dev))
         line.add("details", object: details(event, kind: kind))
@@ -80,14 +84,15 @@ public struct EventRecord {
         return d
     }
 
-    private mutating func exePath(_ event: mg_event) -> String {
+    /// The executable's path as the container sees it (cached per process and file).
+    public mutating func exePath(_ event: mg_event) -> String {
         let key = UInt64(event.pid) << 32 ^ event.exe_ino
         if let cached = exeCache[key] { return cached }
-        // The process may be gone (killed in enforce mode) or have exec'd since: then the file
-        // name the kernel recorded.
+        // The process may be gone (killed in enforce mode, or just quick) or have exec'd since:
+        // then the path the kernel read from the executable's dentries.
         let link = FileSystem.readLink("/proc/\(event.pid)/exe")
         let sameFile = (try? FileSystem.inode(of: "/proc/\(event.pid)/exe").ino) == event.exe_ino
-        let path = sameFile ? link ?? Self.text(event.exe_name) : Self.text(event.exe_name)
+        let path = sameFile ? link ?? Self.kernelPath(event) : Self.kernelPath(event)
         if exeCache.count > 4096 { exeCache.removeAll() }
         exeCache[key] = path
         return path
@@ -99,6 +104,22 @@ public struct EventRecord {
         guard event.asked_prot != event.prot else { return }
         d.add("asked_prot", prot(event.asked_prot))
         d.add("read_implies_exec", event.personality & 0x0400000 != 0)
+    }
+
+    /// The executable's path from its dentries, relative to the root of its filesystem (the
+    /// container's root for its own files); "…/" marks a path deeper than the probes walk.
+    static func kernelPath(_ event: mg_event) -> String {
+        let name = text(event.exe_name)
+        guard !name.isEmpty else { return "" }
+        let count = Int(event.exe_parents_n & ~MG_EXE_ROOT_REACHED)
+        let complete = event.exe_parents_n & MG_EXE_ROOT_REACHED != 0
+        let parents: [String] = withUnsafeBytes(of: event.exe_parents) { raw in
+            (0..<min(count, Int(MG_EXE_PARENTS))).map { i in
+                let slot = raw[(i * Int(MG_EXE_PARENT_LEN))..<((i + 1) * Int(MG_EXE_PARENT_LEN))]
+                return String(decoding: slot.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+        }
+        return (complete ? "/" : "…/") + (parents.reversed() + [name]).joined(separator: "/")
     }
 
     static func text<T>(_ tuple: T) -> String {

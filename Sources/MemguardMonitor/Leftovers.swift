@@ -11,9 +11,10 @@ public struct Leftovers: CustomStringConvertible {
     public var monitors: [Int32] = []
     public var cgroups: [String] = []
     public var stateFiles: [String] = []
+    public var metricsFiles: [String] = []
 
     public var isEmpty: Bool {
-        kernel.isEmpty && pins.isEmpty && monitors.isEmpty && cgroups.isEmpty && stateFiles.isEmpty
+        kernel.isEmpty && pins.isEmpty && monitors.isEmpty && cgroups.isEmpty && stateFiles.isEmpty && metricsFiles.isEmpty
     }
 
     public var description: String {
@@ -24,6 +25,7 @@ public struct Leftovers: CustomStringConvertible {
         if !monitors.isEmpty { parts.append("monitor processes: \(monitors)") }
         if !cgroups.isEmpty { parts.append("cgroups: \(cgroups)") }
         if !stateFiles.isEmpty { parts.append("state files: \(stateFiles)") }
+        if !metricsFiles.isEmpty { parts.append("metrics files: \(metricsFiles)") }
         return parts.joined(separator: "; ")
     }
 
@@ -37,6 +39,7 @@ public struct Leftovers: CustomStringConvertible {
             found.cgroups.append(dir)
         }
         found.stateFiles = FileSystem.list(paths.containersDir)
+        found.metricsFiles = FileSystem.list(paths.metricsDir).filter { $0.hasSuffix(".prom") }
         return found
     }
 

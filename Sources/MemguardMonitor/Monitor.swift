@@ -40,10 +40,22 @@ public final class Monitor {
     var records = EventRecord()
     var delivered: UInt64 = 0
     var undecodable: UInt64 = 0
+    var metrics: Metrics
+    var workingSet: WorkingSet
+    var freezer: ContainerFreezer
+    var learner = BaselineLearner()
+    /// Offenders stopped by the kernel (freeze action) since the last loop turn.
+    var stoppedOffenders: [UInt32] = []
+    /// The shared scope map, for the container's kernel counters (opened after ready).
+    var scopes: BPFMap?
+    var nextSample: UInt64 = 0
 
     init(options: Options, log: EventLog) {
         self.options = options
         self.log = log
+        metrics = Metrics(container: options.container, startTime: Double(Clock.nanoseconds(CLOCK_REALTIME)) / 1e9)
+        workingSet = WorkingSet(initPID: options.initPID, unifiedDir: options.scope.cgroupDir)
+        freezer = ContainerFreezer(cgroupDir: options.scope.cgroupDir)
     }
 
     /// Runs the monitor to the end; returns the process exit code. Set-up failures before
@@ -98,6 +110,9 @@ public final class Monitor {
         if let record = options.settings.recordProfile {
             try? log.write(ContainerTeardown.writeRecording(outcome, name: record, paths: options.paths, container: options.container))
         }
+        if options.settings.mode == .learn, let name = options.settings.baseline {
+            try? log.write(learner.write(name: name, paths: options.paths, container: options.container))
+        }
         try? log.write(ContainerTeardown.stopRecord(container: options.container, reason: reason, outcome: outcome,
                                                     delivered: delivered, undecodable: undecodable))
         ContainerTeardown.removeFiles(paths: options.paths, container: options.container)
@@ -122,6 +137,35 @@ public final class Monitor {
         } catch {
             try? log.write(warningRecord("could not add a spare ring buffer for the next container: \(error)"))
         }
+        scopes = try? BPFMap(pinned: "\(options.paths.pinDir)/mg_scopes")
+        sample()
+    }
+
+    /// Every sample interval: the kernel's counters, the working set (and its alerts), and the
+    /// metrics file.
+    private func sample() {
+        nextSample = Clock.nanoseconds(CLOCK_MONOTONIC) + options.settings.thresholds.sampleIntervalMilliseconds * 1_000_000
+        metrics.counters = scopes?.lookup(key: options.scope.cgroupID, as: mg_scope.self) ?? metrics.counters
+        metrics.undecodable = undecodable
+        if let ws = workingSet.sample() {
+            metrics.workingSet = ws.bytes
+            for line in workingSet.alerts(for: ws, thresholds: options.settings.thresholds, container: options.container) {
+                try? log.write(line)
+            }
+        }
+        do {
+            try metrics.write(paths: options.paths)
+        } catch {
+            try? log.write(warningRecord("could not write metrics: \(error)"))
+        }
+    }
+
+    /// The freeze action, after the kernel stopped an offender: once per container.
+    private func freezeIfAsked() {
+        guard let offender = stoppedOffenders.first else { return }
+        stoppedOffenders.removeAll()
+        guard !freezer.frozen else { return }
+        try? log.write(freezer.freeze(offender: offender, initPID: options.initPID, container: options.container))
     }
 
     /// Waits for events, a stop signal, or the end of the container. Returns why it stopped.
@@ -136,6 +180,8 @@ public final class Monitor {
             let rc = poll(&fds, nfds_t(fds.count), 100)
             if rc < 0 && errno != EINTR { return "poll failed: \(Errno.current)" }
             if fds[0].revents != 0 { drain(ring) }
+            freezeIfAsked()
+            if Clock.nanoseconds(CLOCK_MONOTONIC) >= nextSample { sample() }
             if fds[1].revents != 0 {
                 let signal = mg_read_signal(signals)
                 return signal == SIGTERM ? "poststop" : "signal \(signal)"
@@ -174,13 +220,24 @@ public final class Monitor {
             return
         }
         let event = data.loadUnaligned(as: mg_event.self)
-        log.queue(records.line(for: event, container: options.container))
+        let exe = records.exePath(event)
+        log.queue(records.line(for: event, container: options.container, exe: exe))
         delivered += 1
+        let kind = EventKind(rawValue: event.kind)
+        let action = EventAction(rawValue: event.action)
+        metrics.count(kind: kind?.name ?? "unknown", action: action?.name ?? "unknown")
+        if action == .stopped { stoppedOffenders.append(event.pid) }
+        if options.settings.mode == .learn, let kind { learner.observe(kind, exePath: exe) }
     }
 
     private func startRecord(cgroup: MonitorCgroup?) -> JSONLine {
         var line = EventLog.record(options.container, event: "monitor-start")
         line.add("mode", options.settings.mode.rawValue)
+        if options.settings.mode == .enforce { line.add("action", options.settings.action.rawValue) }
+        if !options.settings.allowWX.isEmpty { line.add("allow_wx", strings: options.settings.allowWX) }
+        if let baseline = options.settings.baseline { line.add("baseline", baseline) }
+        line.add("working_set_source", workingSet.source)
+        line.add("metrics", options.paths.metricsFile(for: options.container))
         if !options.settings.seccompProfiles.isEmpty { line.add("seccomp", options.settings.seccompProfiles.joined(separator: ",")) }
         if let record = options.settings.recordProfile { line.add("seccomp_record", record) }
         line.add("cgroup_path", options.scope.cgroupPath)
@@ -214,7 +271,7 @@ public final class Monitor {
                                  cgroupPath: options.scope.cgroupPath, pidnsInode: options.scope.pidnsInode,
                                  initPID: options.initPID, monitorPID: getpid(),
                                  monitorStart: processStartTime(getpid()) ?? 0, mode: options.settings.mode.rawValue,
-                                 recordProfile: options.settings.recordProfile ?? "")
+                                 recordProfile: options.settings.recordProfile ?? "", action: options.settings.action.rawValue)
         try FileSystem.writeAtomically(options.paths.stateFile(for: options.container), record.text)
     }
 

@@ -8,6 +8,12 @@ public enum BPFFilesystem {
     static let magic: Int = 0xCAFE_4A11
     public static let standardMount = "/sys/fs/bpf"
 
+    /// True if `path` is a mount point (its device differs from its parent's).
+    public static func isMount(_ path: String) -> Bool {
+        var a = stat(), b = stat()
+        return stat(path, &a) == 0 && stat(path + "/..", &b) == 0 && a.st_dev != b.st_dev
+    }
+
     public static func isBPFFS(_ path: String) -> Bool {
         mg_fs_magic(path) == magic
     }

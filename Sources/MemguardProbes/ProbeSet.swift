@@ -75,6 +75,24 @@ public final class ProbeSet {
         return (try ProbeSet(pinDir: paths.pinDir), true)
     }
 
+    /// Loads the programs into the kernel and frees them again, attaching nothing: whether this
+    /// kernel accepts memguard's probes (the verifier, CO-RE relocation, tp_btf targets).
+    public static func checkLoad(paths: MemguardPaths) throws {
+        guard access(paths.btfPath, R_OK) == 0 else {
+            throw MemguardError("kernel BTF not found at \(paths.btfPath)", errno: .current)
+        }
+        var bytes = try EmbeddedProbes.object()
+        mg_libbpf_capture_logs()
+        mg_libbpf_log_clear()
+        let btf = paths.btfPath == MemguardPaths().btfPath ? nil : paths.btfPath
+        guard let object = bytes.withUnsafeMutableBytes({ mg_bpf_object_open($0.baseAddress, $0.count, "memguard", btf) }) else {
+            throw MemguardError("opening the embedded probe object", errno: .current, detail: libbpfLog())
+        }
+        defer { bpf_object__close(object) }
+        let rc = bpf_object__load(object)
+        if rc < 0 { throw MemguardError("loading the probes", errno: Errno(-rc), detail: libbpfLog()) }
+    }
+
     private static func load(paths: MemguardPaths) throws {
         guard access(paths.btfPath, R_OK) == 0 else {
             throw MemguardError("kernel BTF not found at \(paths.btfPath): memguard's CO-RE probes need a kernel built with CONFIG_DEBUG_INFO_BTF", errno: .current)

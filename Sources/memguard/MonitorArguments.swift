@@ -24,6 +24,13 @@ enum MonitorArguments {
         settings.seccompProfiles = try value("seccomp").split(separator: ",").map(String.init)
         let record = try value("record")
         settings.recordProfile = record.isEmpty ? nil : record
+        guard let action = MonitorSettings.Action(rawValue: try value("action")) else { throw MemguardError("bad --action") }
+        settings.action = action
+        let baseline = try value("baseline")
+        settings.baseline = baseline.isEmpty ? nil : baseline
+        settings.thresholds.sampleIntervalMilliseconds = try number("sample-ms")
+        settings.thresholds.workingSetGrowthBytesPerSecond = try number("ws-growth")
+        settings.thresholds.workingSetLimitFraction = Double(try number("ws-fraction-permille") as Int) / 1000
         let scope = ContainerScope(cgroupPath: try value("cgroup-path"), cgroupDir: try value("cgroup-dir"),
                                    cgroupID: try number("cgroup-id"), pidnsInode: try number("pidns"),
                                    pidnsLevel: try number("pidns-level"))

@@ -3,6 +3,7 @@ import MemguardCore
 import MemguardDemo
 import MemguardHook
 import MemguardMonitor
+import MemguardOperator
 import MemguardSeccomp
 import MemguardWrapper
 
@@ -17,6 +18,10 @@ commands:
   hook <stage>    OCI hook: reads the runtime state JSON on stdin. Stages: prestart,
                   createRuntime (start monitoring), poststop (stop it); others are no-ops.
   demo            run real runc containers with memguard and show what it catches
+  ps [--json]     the monitored containers
+  logs ID [--follow]
+                  a container's log
+  doctor [--json] check every prerequisite, with fixes
   seccomp check FILE
                   check a seccomp profile (OCI or Docker JSON) with libseccomp and
                   print what it would install
@@ -34,11 +39,14 @@ path options (also environment variables), for every command:
   --state-dir DIR   MEMGUARD_STATE_DIR   (default /run/memguard)
   --data-dir DIR    MEMGUARD_DATA_DIR    (default /var/lib/memguard)
   --pin-dir DIR     MEMGUARD_PIN_DIR     (default /sys/fs/bpf/memguard)
+  --metrics-dir DIR MEMGUARD_METRICS_DIR (default /var/lib/memguard/metrics)
   --btf FILE        MEMGUARD_BTF         (default /sys/kernel/btf/vmlinux)
 
-containers opt in with the annotation io.memguard.monitor=true;
-io.memguard.mode=audit|enforce (default audit); io.memguard.seccomp=NAME[,wx-deny];
-io.memguard.seccomp-record=NAME.
+containers opt in with the annotation io.memguard.monitor=true; further keys:
+io.memguard.mode=audit|enforce|learn, io.memguard.action=kill|freeze,
+io.memguard.failure=closed|open, io.memguard.allow-wx=PATH[,PATH], io.memguard.baseline=NAME,
+io.memguard.seccomp=NAME[,wx-deny], io.memguard.seccomp-record=NAME.
+the host policy is <config-dir>/memguard.json (see README).
 """
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
@@ -58,6 +66,9 @@ if args.first == "runc" {
     exit(RuntimeWrapper.run(arguments: Array(args.dropFirst()), paths: paths))
 }
 do { try paths.applyFlags(&args) } catch { fail("\(error)") }
+// The host policy's directories; an invalid policy is reported by the commands that use it
+// (the hook refuses to start containers, doctor names the key), not here.
+if let host = try? HostConfig.load(paths: paths) { paths.adopt(host) }
 guard let command = args.first else {
     print(usage)
     exit(2)
@@ -66,6 +77,10 @@ args.removeFirst()
 
 switch command {
 case "hook":
+    if args.first == "--help" || args.first == "-h" {
+        print("usage: memguard hook STAGE < state.json\n\nThe OCI hook: createRuntime (or prestart) starts monitoring an opted-in container, poststop ends it.")
+        exit(0)
+    }
     guard args.count == 1, let stage = Hook.Stage(argument: args[0]) else {
         fail("hook needs one stage: \(Hook.Stage.allCases.map(\.rawValue).joined(separator: ", "))")
     }
@@ -79,6 +94,10 @@ case "monitor":
         fail("monitor: \(error)")
     }
 case "seccomp":
+    if args.contains("--help") || args.contains("-h") {
+        print("usage: memguard seccomp check FILE\n\nChecks a seccomp profile (OCI or Docker JSON) with libseccomp and prints what it would install.")
+        exit(0)
+    }
     guard args.count == 2, args[0] == "check" else { fail("usage: memguard seccomp check FILE") }
     do {
         let profile = try SeccompProfile(bytes: FileSystem.readFile(args[1], limit: 4 << 20), what: args[1])
@@ -93,6 +112,12 @@ case "seccomp":
     } catch {
         fail("seccomp check: \(error)", code: 1)
     }
+case "ps":
+    exit(PsCommand.run(arguments: args, paths: paths))
+case "logs":
+    exit(LogsCommand.run(arguments: args, paths: paths))
+case "doctor":
+    exit(DoctorCommand.run(arguments: args, paths: paths))
 case "demo":
     exit(Demo.run(arguments: args, paths: paths))
 case "help", "--help", "-h":

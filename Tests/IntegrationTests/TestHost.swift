@@ -68,6 +68,7 @@ final class Sandbox {
         paths.stateDir = "\(root)/run"
         paths.dataDir = "\(root)/data"
         paths.configDir = "\(root)/etc"
+        paths.metricsDir = "\(root)/metrics"
         paths.pinDir = "/sys/fs/bpf/memguard-test-\(getpid())"
         self.paths = paths
         try BPFFilesystem.prepare(pinDir: paths.pinDir)
@@ -81,9 +82,16 @@ final class Sandbox {
     }
 
     func bundle(_ name: String, command: [String], mode: MonitorSettings.Mode = .audit, annotations: [String: String]? = nil,
-                hooks: Bool = true) throws -> DemoBundle {
+                hooks: Bool = true, extraEnvironment: [String] = [], memoryLimit: Int64? = nil) throws -> DemoBundle {
         try DemoBundle(parent: root, id: uniqueID(name), tools: tools, command: command, mode: mode, paths: paths,
-                       annotations: annotations, hookEnvironment: hookEnvironment, hooks: hooks)
+                       annotations: annotations, hookEnvironment: hookEnvironment + extraEnvironment, hooks: hooks,
+                       memoryLimit: memoryLimit)
+    }
+
+    /// Writes the sandbox's host policy (memguard.json).
+    func hostPolicy(_ json: String) throws {
+        try FileSystem.makeDirectories(paths.configDir)
+        try FileSystem.writeAtomically("\(paths.configDir)/memguard.json", json)
     }
 
     /// memguard-runc: a symlink to the built memguard under that name.

@@ -38,7 +38,8 @@ struct EventABITests {
             "time_ns": \.time_ns, "cgroup_id": \.cgroup_id, "addr": \.addr, "len": \.len, "exe_ino": \.exe_ino,
             "exe_dev": \.exe_dev, "kind": \.kind, "action": \.action, "pid": \.pid, "tid": \.tid, "ns_pid": \.ns_pid,
             "ns_tid": \.ns_tid, "target_pid": \.target_pid, "prot": \.prot, "old_prot": \.old_prot, "vma": \.vma,
-            "flags": \.flags, "syscall_nr": \.syscall_nr, "uid": \.uid, "personality": \.personality, "asked_prot": \.asked_prot, "comm": \.comm, "exe_name": \.exe_name, "path": \.path,
+            "flags": \.flags, "syscall_nr": \.syscall_nr, "uid": \.uid, "personality": \.personality, "asked_prot": \.asked_prot,
+            "exe_parents_n": \.exe_parents_n, "pad": \.pad, "exe_parents": \.exe_parents, "comm": \.comm, "exe_name": \.exe_name, "path": \.path,
         ]
         let swift = Layout(size: MemoryLayout<mg_event>.size,
                            offsets: fields.mapValues { MemoryLayout<mg_event>.offset(of: $0)! })

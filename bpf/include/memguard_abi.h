@@ -70,6 +70,11 @@ enum mg_vma {
 #define MG_SYSCALL_COMPAT 0x40000000u
 
 #define MG_COMM_LEN 16
+/* The executable's directories, innermost first, read from its dentries: the path inside the
+ * container even after the process is gone. */
+#define MG_EXE_PARENTS 8
+#define MG_EXE_PARENT_LEN 32
+#define MG_EXE_ROOT_REACHED 0x80000000u
 #define MG_NAME_LEN 64
 #define MG_MAX_PIDNS_LEVEL 32
 
@@ -147,9 +152,12 @@ struct mg_event {
 	char comm[MG_COMM_LEN];
 	char exe_name[MG_NAME_LEN];/* the executable's file name (dentry) */
 	char path[MG_NAME_LEN];    /* exec: the file run; proc-mem: the path opened */
+	__u32 exe_parents_n;       /* slots used in exe_parents, | MG_EXE_ROOT_REACHED if complete */
+	__u32 pad;
+	char exe_parents[MG_EXE_PARENTS][MG_EXE_PARENT_LEN];
 };
 
-_Static_assert(sizeof(struct mg_event) == 40 + 16 * 4 + 16 + 2 * 64, "mg_event layout");
+_Static_assert(sizeof(struct mg_event) == 40 + 16 * 4 + 16 + 2 * 64 + 8 + MG_EXE_PARENTS * MG_EXE_PARENT_LEN, "mg_event layout");
 _Static_assert(sizeof(struct mg_scope) == 16 + 16 + 8 * MG_KIND_COUNT + 32 + 8 + MG_RECORD_SYSCALLS / 8 + 10 * 8, "mg_scope layout");
 _Static_assert(sizeof(struct mg_allow_key) == 24, "mg_allow_key layout");
 
