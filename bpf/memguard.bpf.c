@@ -226,11 +226,37 @@ struct call {
 
 /* Reads the call, mapping 32-bit (ia32) numbers and argument registers to the native ones.
  * Returns 0 for calls memguard does not look at. */
-static __always_inline int read_call(struct pt_regs *regs, long id, struct call *c)
+/* The numbers memguard judges, in either ABI: every other syscall stops at this compare. */
+static __always_inline int maybe_judged(long id)
+{
+	switch (id) {
+	case MG_NR_mmap: case MG_NR_mprotect: case MG_NR_pkey_mprotect: case MG_NR_ptrace:
+	case MG_NR_process_vm_writev: case MG_NR_execve: case MG_NR_execveat:
+#if defined(__TARGET_ARCH_x86)
+	case MG_IA32_execve: case MG_IA32_ptrace: case MG_IA32_old_mmap: case MG_IA32_mprotect:
+	case MG_IA32_mmap2: case MG_IA32_process_vm_writev: case MG_IA32_execveat: case MG_IA32_pkey_mprotect:
+#endif
+		return 1;
+	}
+	return 0;
+}
+
+/* Direct loads through BTF pointers (no helper call): this runs on every syscall. */
+static __always_inline int current_is_compat(void)
 {
 #if defined(__TARGET_ARCH_x86)
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) {
+	return bpf_get_current_task_btf()->thread_info.status & TS_COMPAT;
+#else
+	return 0;
+#endif
+}
+
+static __always_inline int read_call(struct pt_regs *regs, long id, struct call *c)
+{
+	if (!maybe_judged(id))
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	if (current_is_compat()) {
 		switch (id) {
 		case MG_IA32_execve: c->nr = MG_NR_execve; break;
 		case MG_IA32_ptrace: c->nr = MG_NR_ptrace; break;
@@ -585,10 +611,8 @@ int BPF_PROG(mg_sys_enter, struct pt_regs *regs, long id)
 	if (!current_scope(&ref))
 		return 0;
 	if ((ref.scope->flags & MG_SCOPE_RECORD) && !c.compat && id >= 0 && id < MG_RECORD_SYSCALLS) {
-#if defined(__TARGET_ARCH_x86)
 		/* read_call only knows the ABI of calls it judges; check it for the others */
-		if (judged || !(BPF_CORE_READ(bpf_get_current_task_btf(), thread_info.status) & TS_COMPAT))
-#endif
+		if (judged || !current_is_compat())
 			__sync_fetch_and_or(&ref.scope->syscalls[(id / 64) & 7], 1ULL << (id % 64));
 	}
 	if (!judged)
@@ -664,14 +688,22 @@ int BPF_PROG(mg_sys_exit, struct pt_regs *regs, long ret)
 	if (ret < 0 && ret != -EACCES)
 		return 0;
 #if defined(__TARGET_ARCH_x86)
-	long id = BPF_CORE_READ(regs, orig_ax);
-	int compat = BPF_CORE_READ(bpf_get_current_task_btf(), thread_info.status) & TS_COMPAT;
+	long id = regs->orig_ax;
+	switch (id) {
+	case MG_NR_open: case MG_NR_openat: case MG_NR_openat2: case MG_NR_mmap: case MG_NR_mprotect:
+	case MG_NR_pkey_mprotect: case MG_IA32_open: case MG_IA32_openat: case MG_IA32_mmap2:
+	case MG_IA32_mprotect: case MG_IA32_pkey_mprotect:
+		break;
+	default:
+		return 0;
+	}
+	int compat = current_is_compat();
 	int is_open = compat ? (id == MG_IA32_open || id == MG_IA32_openat || id == MG_IA32_openat2)
 			     : (id == MG_NR_open || id == MG_NR_openat || id == MG_NR_openat2);
 	int is_wx = compat ? (id == MG_IA32_mmap2 || id == MG_IA32_mprotect || id == MG_IA32_pkey_mprotect)
 			   : (id == MG_NR_mmap || id == MG_NR_mprotect || id == MG_NR_pkey_mprotect);
 #else
-	long id = BPF_CORE_READ(regs, syscallno);
+	long id = regs->syscallno;
 	int compat = 0;
 	int is_open = id == MG_NR_openat || id == MG_NR_openat2;
 	int is_wx = id == MG_NR_mmap || id == MG_NR_mprotect || id == MG_NR_pkey_mprotect;

@@ -84,12 +84,13 @@ public struct StateRecord: Sendable, Equatable {
     }
 }
 
-/// Process start time (field 22 of /proc/<pid>/stat), or nil if the process is gone.
+/// Process start time (field 22 of /proc/<pid>/stat), or nil if the process is gone or has
+/// exited and waits to be reaped (a zombie runs no code and holds no resources).
 public func processStartTime(_ pid: Int32) -> UInt64? {
     guard let text = try? FileSystem.readText("/proc/\(pid)/stat", limit: 4096),
           let close = text.lastIndex(of: ")") else { return nil }
     let fields = text[text.index(after: close)...].split(separator: " ")
     // fields[0] is state (field 3), so field 22 is fields[19].
-    guard fields.count > 19 else { return nil }
+    guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
     return UInt64(fields[19])
 }

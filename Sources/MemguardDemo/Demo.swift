@@ -102,6 +102,11 @@ public enum Demo {
             try ProcessRunner.start([tools.runc, "run", "--bundle", b.directory, b.id], output: "\(dir)/\(b.id).out")
         }
         let exits = running.map(ProcessRunner.wait)
+        // poststop returns at once; the monitors finish (drain, stop line, teardown) just after.
+        for bundle in bundles {
+            let state = paths.stateFile(for: try ContainerID(bundle.id))
+            for _ in 0..<250 where FileSystem.exists(state) { usleep(20_000) }
+        }
         ProcessRunner.reapOrphans()
         return zip(scenarios, zip(bundles, exits)).map { scenario, pair in
             check(scenario, id: pair.0.id, exit: pair.1, paths: paths, output: "\(dir)/\(pair.0.id).out")

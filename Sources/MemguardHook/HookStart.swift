@@ -46,6 +46,22 @@ struct HookStart {
         }
     }
 
+    /// A container of the same id that has just ended (poststop returns before its monitor has
+    /// finished) or whose monitor died: let it finish, or finish it, before starting anew.
+    private func finishPreviousIncarnation(_ record: StateRecord, log: EventLog) throws {
+        if let monitor = MonitorHandle(record) {
+            defer { monitor.release() }
+            let finished = { !FileSystem.exists(self.options.paths.stateFile(for: self.container)) }
+            if monitor.waitExit(milliseconds: 3000) && finished() { return }
+            monitor.signal(SIGTERM)
+            if monitor.waitExit(milliseconds: 2000) && finished() { return }
+            monitor.signal(SIGKILL)
+            _ = monitor.waitExit(milliseconds: 1000)
+        }
+        try MonitorHandle.tearDownLost(record, container: container, paths: options.paths, log: log,
+                                       reason: "monitor-lost (torn down before the container's next start)")
+    }
+
     /// The container's JIT allowlist by executable identity: the host's and annotation's paths
     /// (all W^X kinds) and a learned baseline's entries (the kinds it learned). Paths that do
     /// not exist in this container's root are reported, not fatal.
@@ -80,10 +96,13 @@ struct HookStart {
             throw MemguardError("the OCI state has no pid (stage \(stage.rawValue) must run while the container's init exists)")
         }
         let paths = options.paths
-        // prestart and createRuntime may both be configured: the second one finds the monitor.
-        if let existing = try StateRecord.load(paths.stateFile(for: container)),
-           processStartTime(existing.monitorPID) == existing.monitorStart {
-            return "already-monitored"
+        if let existing = try StateRecord.load(paths.stateFile(for: container)) {
+            if existing.initPID == pid, let monitor = MonitorHandle(existing) {
+                // prestart and createRuntime both configured: the second finds the monitor.
+                monitor.release()
+                return "already-monitored"
+            }
+            try finishPreviousIncarnation(existing, log: log)
         }
         let pidfd = mg_pidfd_open(pid)
         guard pidfd >= 0 else { throw MemguardError("opening a pidfd for the container's init (pid \(pid))", errno: .current) }

@@ -56,6 +56,7 @@ final class PrivateContainerd {
         var args = ["run", "--rm", "--runc-binary", sandbox.wrapper, "--runc-root", "\(dir)/runc", "--fifo-dir", "\(dir)/fifo"]
         for (key, value) in annotations.sorted(by: { $0.key < $1.key }) { args += ["--annotation", "\(key)=\(value)"] }
         let exit = try ctr(args + [image, id] + command, output: id)
+        sandbox.waitForMonitorStop(id)
         return (exit, output(id))
     }
 

@@ -157,6 +157,7 @@ extension Integration {
             #expect(!FileSystem.exists("\(sandbox.root)/escape\nx.log"))
             let stop = try sandbox.hook("poststop", stdin: sandbox.state(id: id, pid: nil))
             #expect(stop.exit == 0, "\(stop.output)")
+            sandbox.waitForMonitorStop(id)
             let lines = sandbox.logLines(id)
             #expect(lines.last?.contains(#""reason":"poststop""#) == true, "\(lines)")
             #expect(lines.allSatisfy { $0.contains(#""container":"../../escape\nx""#) })
@@ -170,6 +171,7 @@ extension Integration {
             #expect(try sandbox.hook("createRuntime", stdin: sandbox.state(id: "twice", pid: sleeper.pid)).exit == 0)
             #expect(sandbox.logLines("twice").contains { $0.contains(#""result":"already-monitored""#) })
             #expect(try sandbox.hook("poststop", stdin: sandbox.state(id: "twice", pid: nil)).exit == 0)
+            sandbox.waitForMonitorStop("twice")
             #expect(try sandbox.hook("poststop", stdin: sandbox.state(id: "twice", pid: nil)).exit == 0)
             #expect(sandbox.logLines("twice").last?.contains(#""result":"not-monitored""#) == true)
             let stranger = try sandbox.hook("poststop", stdin: sandbox.state(id: "never-seen", pid: nil))
@@ -204,6 +206,7 @@ extension Integration {
             let start = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "heal", pid: sleeper.pid))
             #expect(start.exit == 0, "\(start.output)")
             #expect(try sandbox.hook("poststop", stdin: sandbox.state(id: "heal", pid: nil)).exit == 0)
+            sandbox.waitForMonitorStop("heal")
             sandbox.expectNothingLeft()
         }
 

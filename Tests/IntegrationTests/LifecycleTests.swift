@@ -37,6 +37,7 @@ extension Integration {
             #expect(sandbox.waitFor { (try? sandbox.runc("delete", bundle.id)) == 0 })
             let last = sandbox.logLines(bundle.id).last ?? ""
             #expect(last.contains(#""event":"monitor-stop""#) && last.contains("monitor-lost"), "\(last)")
+            #expect(sandbox.logLines(bundle.id).contains { $0.contains(#""result":"monitor-lost""#) })
             sandbox.expectNothingLeft()
         }
 

@@ -70,6 +70,7 @@ extension Integration {
 
             #expect(try sandbox.runc("kill", bundle.id, "KILL") == 0)
             #expect(sandbox.waitFor { (try? sandbox.runc("delete", bundle.id)) == 0 })
+            sandbox.waitForMonitorStop(bundle.id)
             #expect(!FileSystem.exists(file))
             let (_, psAfter) = try memguard(sandbox, ["ps", "--json"], name: "ps-after")
             #expect(psAfter.trimmingSuffixNewline == "[]")

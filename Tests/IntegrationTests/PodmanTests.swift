@@ -32,6 +32,8 @@ extension Integration {
             symlink("busybox", "\(rootfs)/bin/sh")
             try DemoBundle.copy(sandbox.tools.attack, to: "\(rootfs)/mg-attack")
             let exit = try ProcessRunner.run(args, output: "\(sandbox.root)/\(name).out")
+            // podman names containers by a generated id: wait for every monitor to finish.
+            _ = sandbox.waitFor { FileSystem.list(sandbox.paths.containersDir).isEmpty }
             return (exit, (try? FileSystem.readText("\(sandbox.root)/\(name).out")) ?? "")
         }
 

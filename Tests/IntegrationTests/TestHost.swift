@@ -129,6 +129,7 @@ final class Sandbox {
     }
 
     func finish(_ bundle: DemoBundle, exit: Int32) -> Run {
+        waitForMonitorStop(bundle.id)
         let output = (try? FileSystem.readText("\(root)/\(bundle.id).out")) ?? ""
         let logPath = logFile(bundle.id)
         return Run(exit: exit, output: output, log: try? LogSummary(path: logPath),
@@ -137,6 +138,13 @@ final class Sandbox {
 
     func runc(_ args: String...) throws -> Int32 {
         try ProcessRunner.run([tools.runc] + args, output: "\(root)/runc-\(args.first ?? "").out")
+    }
+
+    /// poststop returns before the monitor has drained and torn down: wait for that (its state
+    /// file goes last).
+    func waitForMonitorStop(_ id: String) {
+        let state = paths.stateFile(for: try! ContainerID(id))
+        _ = waitFor(milliseconds: 5000) { !FileSystem.exists(state) }
     }
 
     func logFile(_ id: String) -> String {

@@ -1,0 +1,53 @@
+import CShims
+import Glibc
+import MemguardCore
+import MemguardMonitor
+
+/// A running monitor, found through its state record: signalled only if it is still the very
+/// process the record names (pid and start time), never a reused pid.
+struct MonitorHandle {
+    let record: StateRecord
+    private let pidfd: Int32
+
+    /// nil when the monitor the record names is gone.
+    init?(_ record: StateRecord) {
+        let pid = record.monitorPID
+        guard pid > 0, processStartTime(pid) == record.monitorStart else { return nil }
+        let fd = mg_pidfd_open(pid)
+        guard fd >= 0 else { return nil }
+        // Checked again now that the pidfd pins the process: a pid reused in between is refused.
+        guard processStartTime(pid) == record.monitorStart else {
+            close(fd)
+            return nil
+        }
+        self.record = record
+        pidfd = fd
+    }
+
+    func release() { close(pidfd) }
+
+    func signal(_ signal: Int32) { _ = mg_pidfd_send_signal(pidfd, signal) }
+
+    /// Waits for the monitor to exit; false on timeout.
+    func waitExit(milliseconds: Int32) -> Bool {
+        var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        let start = Clock.nanoseconds(CLOCK_MONOTONIC)
+        while true {
+            let left = milliseconds - Int32(Clock.millisecondsSince(start))
+            if left <= 0 { return false }
+            let rc = poll(&p, 1, left)
+            if rc > 0 { return true }
+            if rc < 0 && errno != EINTR { return false }
+        }
+    }
+
+    /// Tears down what a monitor that is gone left behind, and writes its stop line for it.
+    static func tearDownLost(_ record: StateRecord, container: ContainerID, paths: MemguardPaths, log: EventLog?, reason: String) throws {
+        let outcome = try ContainerTeardown.detach(cgroupID: record.cgroupID, paths: paths)
+        ContainerTeardown.removeFiles(paths: paths, container: container)
+        if !record.recordProfile.isEmpty {
+            try? log?.write(ContainerTeardown.writeRecording(outcome, name: record.recordProfile, paths: paths, container: container))
+        }
+        try? log?.write(ContainerTeardown.stopRecord(container: container, reason: reason, outcome: outcome, delivered: 0, undecodable: 0))
+    }
+}
