@@ -560,6 +560,17 @@ static int do_spray(void)
 	return 0;
 }
 
+/* A real fault (SIGSEGV is forced even on a namespace's init, unlike kill -SEGV). */
+static int do_crash(void)
+{
+	volatile int *null = NULL;
+
+	say("attempt crash");
+	*null = 1;
+	say("survived crash");
+	return 0;
+}
+
 /* Working set growth: touch 4 MiB more every 20 ms up to 64 MiB, then hold it 1 s. */
 static int do_grow(void)
 {
@@ -717,6 +728,7 @@ static const struct kind kinds[] = {
 	{ "read-implies-exec", do_read_implies_exec, 0 },
 	{ "spray",            do_spray,            0 },
 	{ "grow",             do_grow,             0 },
+	{ "crash",            do_crash,            0 },
 	{ "double-map",       do_double_map,       0 },
 	{ "fake-runc-memfd",  do_fake_runc_memfd,  0 },
 	{ "proc-mem-symlink", do_proc_mem_symlink, 0 },
