@@ -10,6 +10,7 @@ let package = Package(
     name: "memguard",
     products: [
         .executable(name: "memguard", targets: ["memguard"]),
+        .executable(name: "memguard-fuzz", targets: ["memguard-fuzz"]),
     ],
     targets: [
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]),
@@ -41,8 +42,11 @@ let package = Package(
         .target(name: "MemguardOperator", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "MemguardSeccomp", "CLibBPF", "CMemguardABI", "CShims", "CSeccomp"]),
         .target(name: "MemguardDemo", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "CShims"]),
         .executableTarget(name: "memguard", dependencies: ["MemguardCore", "MemguardHook", "MemguardMonitor", "MemguardDemo", "MemguardWrapper", "MemguardSeccomp", "MemguardOperator"]),
+        // Fuzzing the parsers of hostile input: fuzz/run.sh builds memguard-fuzz with libFuzzer.
+        .target(name: "MemguardFuzzing", dependencies: ["MemguardCore", "MemguardSeccomp"]),
+        .executableTarget(name: "memguard-fuzz", dependencies: ["MemguardFuzzing", "MemguardCore"]),
         .plugin(name: "BPFObjectPlugin", capability: .buildTool()),
-        .testTarget(name: "MemguardCoreTests", dependencies: ["MemguardCore"]),
+        .testTarget(name: "MemguardCoreTests", dependencies: ["MemguardCore", "MemguardFuzzing"]),
         .testTarget(name: "MemguardSeccompTests", dependencies: ["MemguardSeccomp", "MemguardWrapper", "MemguardCore"]),
         .testTarget(name: "MemguardProbesTests", dependencies: ["MemguardProbes", "MemguardMonitor", "CMemguardABI", "CLibBPF"]),
         // Root-only: real runc containers, real kernel programs. Fails (never skips) when not root.

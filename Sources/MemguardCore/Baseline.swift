@@ -46,6 +46,6 @@ public struct Baseline: Equatable, Sendable {
     public static func load(_ name: String, paths: MemguardPaths) throws -> Baseline {
         let file = path(name, paths: paths)
         guard FileSystem.exists(file) else { throw MemguardError("baseline \"\(name)\" not found: no \(file) (learn it with io.memguard.mode=learn)") }
-        return try Baseline(bytes: FileSystem.readFile(file, limit: 1 << 20), what: file)
+        return try Baseline(bytes: FileSystem.readTrusted(file, limit: 1 << 20), what: file)
     }
 }

@@ -74,6 +74,19 @@ public enum FileSystem {
         }
     }
 
+    /// Reads a file that decides policy (host policy, seccomp profiles, baselines): neither it
+    /// nor its directory may be writable by everyone, or anyone could rewrite memguard's rules.
+    public static func readTrusted(_ path: String, limit: Int = 4 << 20) throws -> [UInt8] {
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        for (what, target) in [("directory", dir.isEmpty ? "/" : dir), ("file", path)] {
+            var st = stat()
+            if stat(target, &st) == 0 && st.st_mode & 0o002 != 0 {
+                throw MemguardError("refusing \(target): the \(what) is writable by everyone (chmod o-w \(target))")
+            }
+        }
+        return try readFile(path, limit: limit)
+    }
+
     /// The target of a symlink, or nil.
     public static func readLink(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)

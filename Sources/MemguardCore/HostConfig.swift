@@ -53,7 +53,7 @@ public struct HostConfig: Sendable, Equatable {
     public static func load(paths: MemguardPaths) throws -> HostConfig {
         let path = "\(paths.configDir)/\(fileName)"
         guard FileSystem.exists(path) else { return HostConfig() }
-        return try HostConfig(bytes: FileSystem.readFile(path, limit: 1 << 20), path: path)
+        return try HostConfig(bytes: FileSystem.readTrusted(path, limit: 1 << 20), path: path)
     }
 
     public init(bytes: [UInt8], path: String) throws {

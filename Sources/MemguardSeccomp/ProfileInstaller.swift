@@ -16,7 +16,7 @@ public enum ProfileInstaller {
             guard FileSystem.exists(path) else {
                 throw MemguardError("seccomp profile \"\(name)\" not found: no \(path)")
             }
-            let loaded = try SeccompProfile(bytes: FileSystem.readFile(path, limit: 4 << 20), what: "seccomp profile \(path)")
+            let loaded = try SeccompProfile(bytes: FileSystem.readTrusted(path), what: "seccomp profile \(path)")
             _ = try SeccompCompiler.check(loaded, what: "seccomp profile \(path)")
             profile = loaded
         }

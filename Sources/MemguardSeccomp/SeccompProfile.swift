@@ -38,7 +38,7 @@ public struct SeccompProfile: Equatable, Sendable {
     }
 
     init(json root: JSONValue, what: String) throws {
-        var reader = Reader(what: what)
+        let reader = Reader(what: what)
         try reader.only(root, ["defaultAction", "defaultErrnoRet", "architectures", "archMap", "flags", "syscalls",
                                "listenerPath", "listenerMetadata"], at: "")
         if root["listenerPath"] != nil { throw MemguardError("\(what): listenerPath (SCMP_ACT_NOTIFY) is not supported") }

@@ -119,3 +119,29 @@ extension Integration {
         }
     }
 }
+
+extension Integration.Policy {
+    @Test("a world-writable policy directory or profile is refused")
+    func worldWritableRefused() throws {
+        let sandbox = try Sandbox()
+        try sandbox.hostPolicy(#"{"mode":"audit"}"#)
+        chmod(sandbox.paths.configDir, 0o777)
+        let run = try sandbox.run(sandbox.bundle("ww", command: ["/bin/echo", "ran"]))
+        #expect(run.exit != 0 && run.output.contains("writable by everyone"), "\(run.output)")
+        chmod(sandbox.paths.configDir, 0o750)
+        try FileSystem.makeDirectories("\(sandbox.paths.configDir)/seccomp")
+        try FileSystem.writeAtomically("\(sandbox.paths.configDir)/seccomp/open.json", #"{"defaultAction":"SCMP_ACT_ALLOW"}"#, mode: 0o666)
+        chmod("\(sandbox.paths.configDir)/seccomp/open.json", 0o666)
+        let profile = try sandbox.runThroughWrapper(sandbox.bundle("wwp", command: ["/bin/echo", "ran"],
+                                                                   annotations: ["io.memguard.monitor": "true", "io.memguard.seccomp": "open"], hooks: false))
+        #expect(profile.exit != 0 && profile.output.contains("writable by everyone"), "\(profile.output)")
+        // memguard's own files: logs 0640 in a 0750 directory.
+        let ok = try sandbox.run(sandbox.bundle("perm", command: ["/bin/echo", "ran"]))
+        var st = stat()
+        stat(sandbox.logFile(ok.log!.containers.first!), &st)
+        #expect(st.st_mode & 0o777 == 0o640 && st.st_uid == 0)
+        stat(sandbox.paths.logDir, &st)
+        #expect(st.st_mode & 0o777 == 0o750)
+        sandbox.expectNothingLeft()
+    }
+}
