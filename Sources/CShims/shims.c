@@ -16,6 +16,7 @@
 #include <sys/statfs.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int mg_pidfd_open(pid_t pid)
@@ -40,6 +41,60 @@ int mg_open_in_root(int rootfd, const char *path, int flags)
 	how.flags = (unsigned long long)(flags | O_CLOEXEC | O_PATH);
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+pid_t mg_fork_detached(int ring, int pidfd, int ready)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	setsid();
+	int null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	dup2(ring, 3);
+	dup2(pidfd, 4);
+	dup2(ready, 5);
+	close_range(6, ~0U, 0);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	return 0;
+}
+
+extern char **environ;
+
+void mg_set_cmdline(const char *text, size_t length)
+{
+	FILE *f = fopen("/proc/self/stat", "r");
+	unsigned long start = 0, end = 0;
+	if (!f)
+		return;
+	/* fields 48 and 49: arg_start, arg_end (after the comm, which may hold spaces) */
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return;
+	int field = 2;
+	for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+		field++;
+		if (field == 48)
+			start = strtoul(tok, NULL, 10);
+		if (field == 49) {
+			end = strtoul(tok, NULL, 10);
+			break;
+		}
+	}
+	if (!start || end <= start)
+		return;
+	size_t room = end - start;
+	char *area = (char *)start;
+	memset(area, 0, room);
+	memcpy(area, text, length < room - 1 ? length : room - 1);
 }
 
 int mg_pipe_cloexec(int fds[2])

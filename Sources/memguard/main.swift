@@ -10,7 +10,6 @@ import MemguardWrapper
 /// memguard: per-container memory-protection monitoring.
 ///   memguard hook <stage>     OCI hook (state JSON on stdin)
 ///   memguard demo             the main job on real runc containers
-///   memguard monitor ...      internal: started by the hook
 let usage = """
 usage: memguard <command> [options]
 
@@ -26,7 +25,6 @@ commands:
                   check a seccomp profile (OCI or Docker JSON) with libseccomp and
                   print what it would install
   runc ARGS...    the runtime wrapper (same as running it as memguard-runc)
-  monitor         internal: a container's monitor, started by the hook
   help            this text
 
 memguard-runc ARGS...: a runc-compatible runtime for containerd (BinaryName) and others. For
@@ -87,12 +85,6 @@ case "hook":
     var options = Hook.Options()
     options.paths = paths
     exit(Hook.run(stage: stage, stdin: 0, options: options))
-case "monitor":
-    do {
-        exit(Monitor.run(try MonitorArguments.parse(args, paths: paths)))
-    } catch {
-        fail("monitor: \(error)")
-    }
 case "seccomp":
     if args.contains("--help") || args.contains("-h") {
         print("usage: memguard seccomp check FILE\n\nChecks a seccomp profile (OCI or Docker JSON) with libseccomp and prints what it would install.")

@@ -11,6 +11,12 @@ struct bpf_object;
 /* prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to the caller. */
 int mg_set_child_subreaper(void);
 int mg_pipe_cloexec(int fds[2]);
+/* Forks a detached child (new session, stdio on /dev/null, no signals blocked) that keeps only
+ * ring, pidfd and ready, as fds 3, 4 and 5. Returns as fork() does. The sources must be >= 6. */
+pid_t mg_fork_detached(int ring, int pidfd, int ready);
+/* Rewrites the process's command line (what /proc/<pid>/cmdline shows) in the memory of its
+ * original arguments: `text` with NULs between words, cut to fit. */
+void mg_set_cmdline(const char *text, size_t length);
 /* openat2(rootfd, path, flags | O_CLOEXEC | O_PATH) with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: the path
  * is resolved as if rootfd were "/", so no symlink in a container's rootfs can lead outside it. */
 int mg_open_in_root(int rootfd, const char *path, int flags);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Container start (and stop) of /bin/true, busybox rootfs, three ways side by side, interleaved
+# in rotating order: runc with no memguard at all; memguard-runc with a bundle that does not opt
+# in; memguard-runc with an opted-in bundle (hooks added, monitor started and stopped) while
+# another monitored container keeps the probes loaded, as on a busy host.
+#   bench/container-start.sh [RUNS]    (default 50; root, after ./install.sh)
+here=$(cd "$(dirname "$0")" && pwd); source "$here/lib.sh"
+runs=${1:-50}
+bundle "$work/plain" '{}' no '["/bin/true"]'
+bundle "$work/opted" '{"io.memguard.monitor":"true"}' no '["/bin/true"]'
+cp "$work/opted/config.json" "$work/opted.config.json"
+sleeper keeper
+
+for i in $(seq 1 "$runs"); do
+	order=$(( i % 3 ))
+	for k in 0 1 2; do
+		case $(( (order + k) % 3 )) in
+			0) measure none "$runc" run --bundle "$work/plain" "s-n-$i" ;;
+			1) measure nonopted "$wrapper" run --bundle "$work/plain" "s-w-$i" ;;
+			2) cp "$work/opted.config.json" "$work/opted/config.json"
+			   measure opted "$wrapper" run --bundle "$work/opted" "s-o-$i" ;;
+		esac
+	done
+done
+waitclean
+echo "container start+stop of /bin/true, $runs runs each, interleaved (ms: median p95)"
+printf '  no memguard (runc)              %s\n' "$(stats none)"
+printf '  non-opted through memguard-runc %s\n' "$(stats nonopted)"
+printf '  opted-in through memguard-runc  %s\n' "$(stats opted)"
+awk -v a="$(median none)" -v b="$(median nonopted)" -v c="$(median opted)" \
+	'BEGIN { printf "  added at the median: non-opted %+.2f ms (target <= 1), opted-in %+.2f ms (target <= 10)\n", b - a, c - a }'
+echo "reproduce: bench/container-start.sh $runs   ($(machine))"
