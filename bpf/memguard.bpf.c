@@ -49,7 +49,7 @@ struct {
 /* Template only: user space creates one ring buffer per container and inserts it. */
 struct mg_ring_template {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 2 << 20);
 };
 
 struct {

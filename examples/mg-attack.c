@@ -560,6 +560,25 @@ static int do_spray(void)
 	return 0;
 }
 
+/* wx-mprotect, cheaply: one page flipped RW -> RWX -> RW (one event per flip), for the
+ * throughput benchmark's tight loop. */
+static int do_wx_flip(void)
+{
+	static char *page;
+
+	if (!page) {
+		page = map_anon_rw();
+		if (!page)
+			return setup_failed("wx-flip", "mmap");
+	}
+	say("attempt wx-flip");
+	if (mprotect(page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+		attack_failed("wx-flip", "mprotect");
+	mprotect(page, PAGE, PROT_READ | PROT_WRITE);
+	say("survived wx-flip");
+	return 0;
+}
+
 /* A real fault (SIGSEGV is forced even on a namespace's init, unlike kill -SEGV). */
 static int do_crash(void)
 {
@@ -729,6 +748,7 @@ static const struct kind kinds[] = {
 	{ "spray",            do_spray,            0 },
 	{ "grow",             do_grow,             0 },
 	{ "crash",            do_crash,            0 },
+	{ "wx-flip",          do_wx_flip,          0 },
 	{ "double-map",       do_double_map,       0 },
 	{ "fake-runc-memfd",  do_fake_runc_memfd,  0 },
 	{ "proc-mem-symlink", do_proc_mem_symlink, 0 },

@@ -27,12 +27,13 @@ public final class EventLog {
 
     /// Writes one line now.
     public func write(_ line: JSONLine) throws {
-        try FileSystem.writeAll(fd: fd, Array((line.rendered + "\n").utf8), what: path)
+        try FileSystem.writeAll(fd: fd, line.closedBytes + [0x0A], what: path)
     }
 
     /// Queues a line; `flush` writes all queued lines in as few writes as possible.
     public func queue(_ line: JSONLine) {
-        pending.append(contentsOf: (line.rendered + "\n").utf8)
+        pending.append(contentsOf: line.bytes)
+        pending.append(contentsOf: [UInt8(ascii: "}"), 0x0A])
     }
 
     public var queuedBytes: Int { pending.count }

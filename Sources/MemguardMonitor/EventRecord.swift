@@ -154,16 +154,16 @@ public struct EventRecord {
     static func syscallName(_ reported: UInt32) -> String {
         let compat = reported & MG_SYSCALL_COMPAT != 0
         let nr = reported & ~MG_SYSCALL_COMPAT
-        let name: String
-        #if arch(x86_64)
-        let names: [UInt32: String] = [2: "open", 9: "mmap", 10: "mprotect", 59: "execve", 101: "ptrace", 257: "openat",
-                                       311: "process_vm_writev", 322: "execveat", 329: "pkey_mprotect", 437: "openat2",
-                                       5: "open", 295: "openat"]
-        #else
-        let names: [UInt32: String] = [56: "openat", 117: "ptrace", 221: "execve", 222: "mmap", 226: "mprotect",
-                                       271: "process_vm_writev", 281: "execveat", 288: "pkey_mprotect", 437: "openat2"]
-        #endif
-        name = names[nr] ?? "syscall \(nr)"
+        let name = syscallNames[nr] ?? "syscall \(nr)"
         return compat ? "ia32 \(name)" : name
     }
+
+    #if arch(x86_64)
+    static let syscallNames: [UInt32: String] = [2: "open", 9: "mmap", 10: "mprotect", 59: "execve", 101: "ptrace", 257: "openat",
+                                                 311: "process_vm_writev", 322: "execveat", 329: "pkey_mprotect", 437: "openat2",
+                                                 5: "open", 295: "openat"]
+    #else
+    static let syscallNames: [UInt32: String] = [56: "openat", 117: "ptrace", 221: "execve", 222: "mmap", 226: "mprotect",
+                                                 271: "process_vm_writev", 281: "execveat", 288: "pkey_mprotect", 437: "openat2"]
+    #endif
 }

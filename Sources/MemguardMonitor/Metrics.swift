@@ -7,14 +7,16 @@ import MemguardProbes
 /// collector directory (written by temporary file + rename, removed at teardown).
 struct Metrics {
     var container: ContainerID
-    var events: [String: UInt64] = [:]   // "kind\u{0}action" -> count
+    /// Events by kind (index = raw value) and action (raw value): a counter per cell, no
+    /// allocation per event.
+    var events = [UInt64](repeating: 0, count: 16 * 8)
     var counters: mg_scope?
     var undecodable: UInt64 = 0
     var workingSet: UInt64?
     var startTime: Double
 
-    mutating func count(kind: String, action: String) {
-        events["\(kind)\u{0}\(action)", default: 0] += 1
+    mutating func count(kind: UInt32, action: UInt32) {
+        events[Int(min(kind, 15)) * 8 + Int(min(action, 7))] += 1
     }
 
     var text: String {
@@ -25,9 +27,10 @@ struct Metrics {
             for s in samples { out += "\(name){\(s.labels)} \(s.value)\n" }
         }
         metric("memguard_events_total", "counter", "Memory-protection events reported for the container, by kind and action.",
-               events.keys.sorted().map { key in
-                   let parts = key.split(separator: "\u{0}").map(String.init)
-                   return ("\(c),kind=\"\(Self.escape(parts[0]))\",action=\"\(Self.escape(parts[1]))\"", "\(events[key]!)")
+               events.indices.filter { events[$0] > 0 }.map { index in
+                   let kind = EventKind(rawValue: UInt32(index / 8))?.name ?? "unknown"
+                   let action = EventAction(rawValue: UInt32(index % 8))?.name ?? "unknown"
+                   return ("\(c),kind=\"\(kind)\",action=\"\(action)\"", "\(events[index])")
                })
         let k = counters
         metric("memguard_events_lost_total", "counter", "Events the kernel could not deliver (ring buffer full or missing) or the monitor could not decode.",

@@ -223,11 +223,9 @@ public final class Monitor {
         let exe = records.exePath(event)
         log.queue(records.line(for: event, container: options.container, exe: exe))
         delivered += 1
-        let kind = EventKind(rawValue: event.kind)
-        let action = EventAction(rawValue: event.action)
-        metrics.count(kind: kind?.name ?? "unknown", action: action?.name ?? "unknown")
-        if action == .stopped { stoppedOffenders.append(event.pid) }
-        if options.settings.mode == .learn, let kind { learner.observe(kind, exePath: exe) }
+        metrics.count(kind: event.kind, action: event.action)
+        if event.action == EventAction.stopped.rawValue { stoppedOffenders.append(event.pid) }
+        if options.settings.mode == .learn, let kind = EventKind(rawValue: event.kind) { learner.observe(kind, exePath: exe) }
     }
 
     private func startRecord(cgroup: MonitorCgroup?) -> JSONLine {
