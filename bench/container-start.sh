@@ -29,4 +29,11 @@ printf '  non-opted through memguard-runc %s\n' "$(stats nonopted)"
 printf '  opted-in through memguard-runc  %s\n' "$(stats opted)"
 awk -v a="$(median none)" -v b="$(median nonopted)" -v c="$(median opted)" \
 	'BEGIN { printf "  added at the median: non-opted %+.2f ms (target <= 1), opted-in %+.2f ms (target <= 10)\n", b - a, c - a }'
+# The wrapper's own cost, without runc's noise: handing over to /bin/true instead.
+for i in $(seq 1 "$runs"); do
+	measure wrapper-alone env MEMGUARD_RUNTIME=/bin/true "$wrapper" run --bundle "$work/plain" "w-$i"
+	measure true-alone env /bin/true run --bundle "$work/plain" "t-$i"
+done
+awk -v a="$(median true-alone)" -v b="$(median wrapper-alone)" \
+	'BEGIN { printf "  memguard-runc alone (handing over to /bin/true): %+.2f ms over exec of /bin/true itself\n", b - a }'
 echo "reproduce: bench/container-start.sh $runs   ($(machine))"
