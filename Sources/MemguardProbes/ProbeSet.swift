@@ -78,22 +78,13 @@ public final class ProbeSet {
     /// Loads the programs into the kernel and frees them again, attaching nothing: whether this
     /// kernel accepts memguard's probes (the verifier, CO-RE relocation, tp_btf targets).
     public static func checkLoad(paths: MemguardPaths) throws {
-        guard access(paths.btfPath, R_OK) == 0 else {
-            throw MemguardError("kernel BTF not found at \(paths.btfPath)", errno: .current)
-        }
-        var bytes = try EmbeddedProbes.object()
-        mg_libbpf_capture_logs()
-        mg_libbpf_log_clear()
-        let btf = paths.btfPath == MemguardPaths().btfPath ? nil : paths.btfPath
-        guard let object = bytes.withUnsafeMutableBytes({ mg_bpf_object_open($0.baseAddress, $0.count, "memguard", btf) }) else {
-            throw MemguardError("opening the embedded probe object", errno: .current, detail: libbpfLog())
-        }
-        defer { bpf_object__close(object) }
-        let rc = bpf_object__load(object)
-        if rc < 0 { throw MemguardError("loading the probes", errno: Errno(-rc), detail: libbpfLog()) }
+        let object = try openAndLoad(paths: paths)
+        bpf_object__close(object)
     }
 
-    private static func load(paths: MemguardPaths) throws {
+    /// The embedded object, opened (CO-RE against the kernel's BTF) and loaded; the caller
+    /// closes it. The verifier's complaints, if any, are in the error.
+    private static func openAndLoad(paths: MemguardPaths) throws -> OpaquePointer {
         guard access(paths.btfPath, R_OK) == 0 else {
             throw MemguardError("kernel BTF not found at \(paths.btfPath): memguard's CO-RE probes need a kernel built with CONFIG_DEBUG_INFO_BTF", errno: .current)
         }
@@ -104,8 +95,17 @@ public final class ProbeSet {
         guard let object = bytes.withUnsafeMutableBytes({ mg_bpf_object_open($0.baseAddress, $0.count, "memguard", btf) }) else {
             throw MemguardError("opening the embedded probe object", errno: .current, detail: libbpfLog())
         }
+        let rc = bpf_object__load(object)
+        if rc < 0 {
+            bpf_object__close(object)
+            throw MemguardError("loading memguard's probes into the kernel", errno: Errno(-rc), detail: libbpfLog())
+        }
+        return object
+    }
+
+    private static func load(paths: MemguardPaths) throws {
+        let object = try openAndLoad(paths: paths)
         defer { bpf_object__close(object) }
-        try negErrno("loading memguard's probes into the kernel", bpf_object__load(object)).self
         try FileSystem.makeDirectories(paths.pinDir, mode: 0o700)
         do {
             for name in programNames {
