@@ -6,6 +6,11 @@ public func selfExecutablePath() throws -> String {
     return path
 }
 
+/// Writes one line to stderr (where runc and the shim pick a hook's or runtime's errors up).
+public func printError(_ message: String) {
+    _ = try? FileSystem.writeAll(fd: 2, Array((message + "\n").utf8), what: "stderr")
+}
+
 /// Calls `body` with a NULL-terminated C array of the strings (argv/envp for posix_spawn).
 public func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }

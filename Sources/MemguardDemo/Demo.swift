@@ -163,8 +163,4 @@ public enum Demo {
         }
         return DemoBundle.Tools(runc: runc, busybox: busybox, attack: attack, memguard: exe)
     }
-
-    static func printError(_ message: String) {
-        _ = try? FileSystem.writeAll(fd: 2, Array((message + "\n").utf8), what: "stderr")
-    }
 }

@@ -70,10 +70,6 @@ public enum Hook {
         }
     }
 
-    static func printError(_ message: String) {
-        _ = try? FileSystem.writeAll(fd: 2, Array((message + "\n").utf8), what: "stderr")
-    }
-
     static func errorRecord(_ container: ContainerID, stage: Stage, error: Error, started: UInt64) -> JSONLine {
         var line = hookRecord(container, stage: stage, result: "error", started: started)
         line.add("severity", "error")

@@ -19,7 +19,7 @@ struct HookStart {
         do {
             log = try EventLog(paths: options.paths, container: container)
         } catch {
-            Hook.printError("memguard hook \(stage.rawValue): container \(container): \(error)")
+            printError("memguard hook \(stage.rawValue): container \(container): \(error)")
             return 1
         }
         do {
@@ -36,12 +36,12 @@ struct HookStart {
                 line.add("failure", "open")
                 line.add("warning", "the container runs UNMONITORED")
                 try? log.write(line)
-                Hook.printError(message)
+                printError(message)
                 return 0
             }
             let message = "memguard hook \(stage.rawValue): container \(container): \(error)"
             try? log.write(Hook.errorRecord(container, stage: stage, error: error, started: started))
-            Hook.printError(message)
+            printError(message)
             return 1
         }
     }

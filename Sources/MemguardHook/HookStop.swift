@@ -33,7 +33,7 @@ struct HookStop {
             return 0
         } catch {
             try? log?.write(Hook.errorRecord(container, stage: stage, error: error, started: started))
-            Hook.printError("memguard hook \(stage.rawValue): container \(container): \(error)")
+            printError("memguard hook \(stage.rawValue): container \(container): \(error)")
             return 1
         }
     }

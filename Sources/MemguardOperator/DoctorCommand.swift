@@ -93,7 +93,7 @@ public enum DoctorCommand {
             return 0
         }
         guard arguments.allSatisfy({ $0 == "--json" }) else {
-            Operator.printError("memguard doctor: unknown argument (see memguard doctor --help)")
+            printError("memguard doctor: unknown argument (see memguard doctor --help)")
             return 2
         }
         let results = checks(paths: paths)

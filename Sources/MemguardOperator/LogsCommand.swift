@@ -12,17 +12,17 @@ public enum LogsCommand {
         let follow = arguments.contains("--follow") || arguments.contains("-f")
         let ids = arguments.filter { $0 != "--follow" && $0 != "-f" }
         guard ids.count == 1 else {
-            Operator.printError("memguard logs: give exactly one container id (see memguard logs --help)")
+            printError("memguard logs: give exactly one container id (see memguard logs --help)")
             return 2
         }
         guard let id = try? ContainerID(ids[0]) else {
-            Operator.printError("memguard logs: '\(ids[0])' is not a container id")
+            printError("memguard logs: '\(ids[0])' is not a container id")
             return 2
         }
         let path = paths.logFile(for: id)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            Operator.printError("memguard logs: no log for container \(id) (\(path): \(Errno.current))")
+            printError("memguard logs: no log for container \(id) (\(path): \(Errno.current))")
             return 1
         }
         defer { close(fd) }

@@ -40,7 +40,7 @@ public enum PsCommand {
             return 0
         }
         guard arguments.allSatisfy({ $0 == "--json" }) else {
-            Operator.printError("memguard ps: unknown argument '\(arguments.first { $0 != "--json" }!)' (see memguard ps --help)")
+            printError("memguard ps: unknown argument '\(arguments.first { $0 != "--json" }!)' (see memguard ps --help)")
             return 2
         }
         let rows = rows(paths: paths)

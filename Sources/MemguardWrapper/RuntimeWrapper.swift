@@ -21,8 +21,12 @@ public enum RuntimeWrapper {
             return 1
         }
         let argv = [runtime] + arguments
-        withCStrings(argv) { execv(runtime, $0) }
-        report(MemguardError("executing the runtime \(runtime)", errno: .current), invocation: invocation)
+        // execv returns only on failure; its errno is read before the C strings are freed.
+        let failure = withCStrings(argv) { argv -> Int32 in
+            execv(runtime, argv)
+            return errno
+        }
+        report(MemguardError("executing the runtime \(runtime)", errno: Errno(failure)), invocation: invocation)
         return 127
     }
 
@@ -86,7 +90,7 @@ public enum RuntimeWrapper {
     /// Errors go to stderr and, as runc would write them, to the --log file the shim reads.
     static func report(_ error: Error, invocation: RuncInvocation) {
         let message = "memguard-runc: \(error)"
-        _ = try? FileSystem.writeAll(fd: 2, Array((message + "\n").utf8), what: "stderr")
+        printError(message)
         guard let logFile = invocation.logFile,
               let fd = Optional(open(logFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)), fd >= 0 else { return }
         defer { close(fd) }

@@ -48,7 +48,7 @@ the host policy is <config-dir>/memguard.json (see README).
 """
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
-    _ = try? FileSystem.writeAll(fd: 2, Array("memguard: \(message)\n".utf8), what: "stderr")
+    printError("memguard: \(message)")
     exit(code)
 }
 

@@ -164,3 +164,23 @@ extension Integration.Wrapper {
         sandbox.expectNothingLeft()
     }
 }
+
+extension Integration.Wrapper {
+    @Test("a runtime that cannot be executed or found is a clear error, not a silent pass")
+    func brokenRuntime() throws {
+        let sandbox = try Sandbox()
+        let bundle = try sandbox.bundle("nort", command: ["/bin/echo", "ran"], annotations: [:], hooks: false)
+        let garbage = "\(sandbox.root)/not-a-program"
+        try FileSystem.writeAtomically(garbage, "\u{7F}ELF garbage", mode: 0o755)
+        chmod(garbage, 0o755)
+        for (runtime, expectedExit, message) in [(garbage, Int32(127), "executing the runtime \(garbage)"),
+                                                 ("\(sandbox.root)/missing", Int32(1), "no OCI runtime found")] {
+            let out = "\(sandbox.root)/nort.out"
+            let exit = ProcessRunner.wait(try ProcessRunner.start([sandbox.wrapper, "run", "--bundle", bundle.directory, bundle.id], output: out,
+                                                                  environment: sandbox.wrapperEnvironment + ["MEMGUARD_RUNTIME=\(runtime)"]))
+            let text = (try? FileSystem.readText(out)) ?? ""
+            #expect(exit == expectedExit && text.contains("memguard-runc: ") && text.contains(message), "\(exit): \(text)")
+        }
+        sandbox.expectNothingLeft()
+    }
+}
