@@ -13,15 +13,21 @@ cleanups=()
 cleanup() { for c in "${cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-stamp() { date +%s%N; }
+# Times come from bash's own clock ($EPOCHREALTIME, µs): no process is started to read it.
+micros() { local t=$EPOCHREALTIME; echo "${t//[.,]/}"; }
+stamp() { echo $(( $(micros) * 1000 )); }
 # measure LABEL COMMAND...: appends the command's wall time (µs) to $work/times-LABEL
 measure() {
-	local t0; t0=$(stamp); "${@:2}" >/dev/null 2>&1 || { echo "failed: ${*:2}" >&2; exit 1; }
-	echo $(( ($(stamp) - t0) / 1000 )) >> "$work/times-$1"
+	local t0=$EPOCHREALTIME t1
+	"${@:2}" >/dev/null 2>&1 || { echo "failed: ${*:2}" >&2; exit 1; }
+	t1=$EPOCHREALTIME
+	echo $(( ${t1//[.,]/} - ${t0//[.,]/} )) >> "$work/times-$1"
 }
 # stats LABEL -> "median p95" in ms
 stats() { sort -n "$work/times-$1" | awk '{v[NR]=$1} END {m=v[int((NR+1)/2)]; p=v[int(NR*0.95+0.999)]; printf "%7.2f %7.2f", m/1000, p/1000}'; }
 median() { stats "$1" | awk '{print $1}'; }
+# iqm LABEL -> the mean of the middle half (ms): steadier than the median on a noisy host.
+iqm() { sort -n "$work/times-$1" | awk '{v[NR]=$1} END {lo=int(NR/4)+1; hi=NR-int(NR/4); for (i=lo; i<=hi; i++) s+=v[i]; printf "%.2f", s/(hi-lo+1)/1000}'; }
 
 # bundle DIR ANNOTATIONS_JSON WITH_HOOKS ARGS_JSON
 bundle() {

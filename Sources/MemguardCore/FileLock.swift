@@ -8,6 +8,9 @@ public final class FileLock {
     public init(path: String, timeoutMilliseconds: Int = 10_000) throws {
         fd = try sys("opening lock \(path)") { open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
         let start = Clock.nanoseconds(CLOCK_MONOTONIC)
+        // Short waits first: the holder is usually a hook or monitor done in well under 1 ms,
+        // and this wait lies on the container start path.
+        var pause: UInt32 = 50
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
             guard err == EWOULDBLOCK || err == EINTR else {
@@ -18,7 +21,8 @@ public final class FileLock {
                 close(fd)
                 throw MemguardError("timed out after \(timeoutMilliseconds) ms waiting for lock \(path)")
             }
-            usleep(1000)
+            usleep(pause)
+            pause = min(pause * 2, 1000)
         }
     }
 

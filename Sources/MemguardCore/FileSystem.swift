@@ -4,16 +4,26 @@ import Glibc
 public enum FileSystem {
     /// Reads an fd to EOF, refusing more than `limit` bytes.
     public static func readAll(fd: Int32, limit: Int, what: String) throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        // One growing buffer read into directly: no zero-filled chunk, no copy per read (this
+        // runs on the container start path).
+        var capacity = min(4096, limit + 1)
+        var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        var count = 0
         while true {
-            let n = try sys("reading \(what)") { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
-            if n == 0 { return bytes }
-            if bytes.count + n > limit {
-                throw MemguardError("\(what) is larger than \(limit) bytes")
+            if count == capacity {
+                guard capacity <= limit else { throw MemguardError("\(what) is larger than \(limit) bytes") }
+                capacity = min(capacity * 2, limit + 1)
+                let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+                grown.update(from: buffer, count: count)
+                buffer.deallocate()
+                buffer = grown
             }
-            bytes.append(contentsOf: chunk[0..<n])
+            let n = try sys("reading \(what)") { read(fd, buffer + count, capacity - count) }
+            if n == 0 { break }
+            count += n
         }
+        return Array(UnsafeBufferPointer(start: buffer, count: count))
     }
 
     /// Reads a regular file (a FIFO or device is refused rather than waited on).
@@ -78,13 +88,16 @@ public enum FileSystem {
     /// nor its directory may be writable by everyone, or anyone could rewrite memguard's rules.
     public static func readTrusted(_ path: String, limit: Int = 4 << 20) throws -> [UInt8] {
         let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        for (what, target) in [("directory", dir.isEmpty ? "/" : dir), ("file", path)] {
-            var st = stat()
-            if stat(target, &st) == 0 && st.st_mode & 0o002 != 0 {
-                throw MemguardError("refusing \(target): the \(what) is writable by everyone (chmod o-w \(target))")
-            }
-        }
+        try refuseWorldWritable(dir.isEmpty ? "/" : dir, "directory")
+        try refuseWorldWritable(path, "file")
         return try readFile(path, limit: limit)
+    }
+
+    private static func refuseWorldWritable(_ target: String, _ what: String) throws {
+        var st = stat()
+        if stat(target, &st) == 0 && st.st_mode & 0o002 != 0 {
+            throw MemguardError("refusing \(target): the \(what) is writable by everyone (chmod o-w \(target))")
+        }
     }
 
     /// The target of a symlink, or nil.

@@ -73,7 +73,9 @@ public final class Monitor {
 
     func run() -> Int32 {
         let stopSignals = mg_stop_signalfd()
-        let cgroup = try? MonitorCgroup(container: options.container)
+        // The hook found the cgroup2 mount already: the container's directory lies below it.
+        let scope = options.scope
+        let cgroup = try? MonitorCgroup(container: options.container, unifiedRoot: String(scope.cgroupDir.dropLast(scope.cgroupPath.count)))
         var ring: OpaquePointer?
         do {
             guard stopSignals >= 0 else { throw MemguardError("creating a signalfd", errno: .current) }

@@ -11,9 +11,10 @@ public struct MonitorCgroup {
     public let directories: [String]
     public let unifiedRoot: String
 
-    /// The directories a monitor of `container` uses (whether or not they exist).
-    public init(container: ContainerID) throws {
-        unifiedRoot = try ContainerScope.cgroup2Mount(mountInfo: FileSystem.readText("/proc/self/mountinfo"))
+    /// The directories a monitor of `container` uses (whether or not they exist). The cgroup2
+    /// mount is read from mountinfo unless the caller already knows it.
+    public init(container: ContainerID, unifiedRoot known: String? = nil) throws {
+        unifiedRoot = try known ?? ContainerScope.cgroup2Mount(mountInfo: FileSystem.readText("/proc/self/mountinfo"))
         var dirs = ["\(unifiedRoot)/memguard/\(container.fileName)"]
         if !Self.unifiedHasMemory(unifiedRoot) && FileSystem.exists(Self.v1Memory + "/cgroup.procs") {
             dirs.append("\(Self.v1Memory)/memguard/\(container.fileName)")

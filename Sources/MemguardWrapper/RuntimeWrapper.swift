@@ -39,6 +39,8 @@ public enum RuntimeWrapper {
             let bundle = invocation.bundle.flatMap { $0.isEmpty ? nil : $0 } ?? currentDirectory()
             let file = try BundleConfigFile(bundle: bundle)
             defer { file.release() }
+            // Bytes that cannot name an io.memguard key are not memguard's business.
+            guard file.bytes.withUnsafeBytes(PassThrough.mayOptIn) else { return }
             // What json-c and runc's Go decoder could read differently is refused first.
             try KeyAudit.check(file.bytes, what: file.path)
             // A config.json that does not parse (leniently, as Go would) is the runtime's to
@@ -72,12 +74,15 @@ public enum RuntimeWrapper {
         return names.compactMap { name in getenv(name).map { "\(name)=\(String(cString: $0))" } }
     }
 
+    /// Where runc is looked for when nothing names the runtime.
+    static let runcCandidates = ["/usr/local/sbin/runc", "/usr/local/bin/runc", "/usr/sbin/runc", "/usr/bin/runc", "/sbin/runc", "/bin/runc"]
+
     /// The runtime to hand over to: MEMGUARD_RUNTIME, else "runtime" in memguard.json, else runc
     /// from the usual paths. Never memguard-runc itself.
     static func realRuntime(paths: MemguardPaths) throws -> String {
-        var configured = getenv("MEMGUARD_RUNTIME").map { String(cString: $0) }
+        var configured = getenv("MEMGUARD_RUNTIME").flatMap { $0[0] == 0 ? nil : String(cString: $0) }
         if configured == nil { configured = try HostConfig.load(paths: paths).runtime }
-        let candidates = configured.map { [$0] } ?? ["/usr/local/sbin/runc", "/usr/local/bin/runc", "/usr/sbin/runc", "/usr/bin/runc", "/sbin/runc", "/bin/runc"]
+        let candidates = configured.map { [$0] } ?? runcCandidates
         guard let runtime = candidates.first(where: { access($0, X_OK) == 0 }) else {
             throw MemguardError("no OCI runtime found (looked at \(candidates.joined(separator: ", "))); install runc or set \"runtime\" in \(paths.configDir)/\(HostConfig.fileName)")
         }

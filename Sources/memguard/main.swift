@@ -7,6 +7,17 @@ import MemguardOperator
 import MemguardSeccomp
 import MemguardWrapper
 
+// As memguard-runc (or `memguard runc`), calls that cannot involve memguard exec the real
+// runtime before any other start-up work (PassThrough); the rest fall through to the wrapper.
+if let name = CommandLine.unsafeArgv[0] {
+    let base = strrchr(name, 0x2F).map { $0 + 1 } ?? name
+    if strcmp(base, "memguard-runc") == 0 {
+        PassThrough.execIfUninvolved(argc: CommandLine.argc, argv: CommandLine.unsafeArgv)
+    } else if CommandLine.argc > 1, let first = CommandLine.unsafeArgv[1], strcmp(first, "runc") == 0 {
+        PassThrough.execIfUninvolved(argc: CommandLine.argc - 1, argv: CommandLine.unsafeArgv + 1)
+    }
+}
+
 /// memguard: per-container memory-protection monitoring.
 ///   memguard hook <stage>     OCI hook (state JSON on stdin)
 ///   memguard demo             the main job on real runc containers

@@ -75,6 +75,12 @@ extension Integration {
                 ("monitor-bool", Self.json(#"{"annotations":{"io.memguard.monitor":true}}"#), false),
                 ("hooks-array", Self.json(#"{"root":{"path":"rootfs"},"hooks":[1],"annotations":{"io.memguard.monitor":"true"}}"#), false),
                 ("control-chars", Self.json(#"{"annotations":{"io.memguard.monitor":"true","io.memguard.mode":"a\u0001"}}"#), false),
+                // Keys spelled with \u escapes never show "io.memguard" literally: the pass-through
+                // must not take them for a bundle that does not opt in (the bogus mode is refused).
+                ("escaped-opt-in", Self.json(#"{"annotations":{"io.memguard\u002emonitor":"true","io\u002ememguard.mode":"bogus"}}"#), false),
+                ("escaped-not-opted", Self.json(#"{"process":{"env":["A=\u0041"]},"annotations":{"io.other":"1"}}"#), true),
+                // What does not name memguard at all is the runtime's business, ambiguous or not.
+                ("duplicate-keys-not-opted", Self.json(#"{"annotations":{"a":"1"},"annotations":{"b":"2"}}"#), true),
             ]
             for (name, config, handedOver) in cases {
                 let bundle = "\(sandbox.root)/\(name)"

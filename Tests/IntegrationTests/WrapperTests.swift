@@ -183,4 +183,30 @@ extension Integration.Wrapper {
         }
         sandbox.expectNothingLeft()
     }
+
+    @Test("without MEMGUARD_RUNTIME the runtime named in memguard.json is used; a broken policy is reported")
+    func runtimeFromHostPolicy() throws {
+        let sandbox = try Sandbox()
+        let bundle = try sandbox.bundle("policyrt", command: ["/bin/echo", "ran"], annotations: [:], hooks: false)
+        let runtime = "\(sandbox.root)/named-runc"
+        try FileSystem.writeAtomically(runtime, "#!/bin/sh\necho named-runtime \"$@\"\n", mode: 0o755)
+        chmod(runtime, 0o755)
+        let environment = sandbox.wrapperEnvironment.filter { !$0.hasPrefix("MEMGUARD_RUNTIME=") }
+        func wrap(_ args: [String]) throws -> (Int32, String) {
+            let out = "\(sandbox.root)/policyrt.out"
+            let exit = ProcessRunner.wait(try ProcessRunner.start([sandbox.wrapper] + args, output: out, environment: environment))
+            return (exit, (try? FileSystem.readText(out)) ?? "")
+        }
+        try sandbox.hostPolicy(#"{"runtime":"\#(runtime)"}"#)
+        // Both a pass-through command and create of a bundle that does not opt in.
+        for args in [["state", "x"], ["--root", "/r", "create", "--bundle", bundle.directory, bundle.id]] {
+            let (exit, text) = try wrap(args)
+            #expect(exit == 0 && text == "named-runtime \(args.joined(separator: " "))\n", "\(args): \(text)")
+        }
+        try sandbox.hostPolicy(#"{"runtime":"\#(runtime)","surprise":1}"#)
+        let (exit, text) = try wrap(["state", "x"])
+        #expect(exit == 1 && text.contains("memguard-runc: ") && text.contains("unknown key \"surprise\""), "\(text)")
+        #expect(!text.contains("named-runtime"))
+        sandbox.expectNothingLeft()
+    }
 }

@@ -21,6 +21,26 @@ struct RuncInvocationTests {
         #expect(RuncInvocation(arguments: ["run", "--", "-weird"]).containerID == "-weird")
     }
 
+    @Test func valueFlagsAtTheEndAndEmptyArguments() {
+        #expect(RuncInvocation(arguments: ["--root"]).command == nil)
+        #expect(RuncInvocation(arguments: ["run", "--bundle"]).bundle == nil)
+        #expect(RuncInvocation(arguments: ["create", "--bundle=", "c"]).bundle == "")
+        #expect(RuncInvocation(arguments: []).command == nil)
+        #expect(RuncInvocation(arguments: ["", "create"]).command == "")
+    }
+
+    @Test("config.json bytes that cannot name an io.memguard key are recognised without parsing")
+    func mayOptIn() {
+        func check(_ text: String) -> Bool { Array(text.utf8).withUnsafeBytes(PassThrough.mayOptIn) }
+        #expect(!check(""))
+        #expect(!check(#"{"annotations":{"io.other":"x"},"process":{"args":["sh"]}}"#))
+        #expect(check(#"{"annotations":{"io.memguard.monitor":"true"}}"#))
+        #expect(check(#"{"annotations":{"io.memguard\u002emonitor":"true"}}"#))
+        #expect(check(#"{"x":"\u0041"}"#))
+        #expect(!check(#"{"x":"io.memguar"}"#))
+        #expect(check("io.memguard"))
+    }
+
     @Test func otherCommandsOnlyNameTheCommand() {
         let inv = RuncInvocation(arguments: ["--root", "/r", "delete", "--force", "c1"])
         #expect(inv.command == "delete" && inv.bundle == nil && inv.containerID == nil)
