@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "MemguardSeccompTests", dependencies: ["MemguardSeccomp", "MemguardWrapper", "MemguardCore"]),
         .testTarget(name: "MemguardProbesTests", dependencies: ["MemguardProbes", "MemguardMonitor", "CMemguardABI", "CLibBPF"]),
         // Root-only: real runc containers, real kernel programs. Fails (never skips) when not root.
-        .testTarget(name: "IntegrationTests", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "MemguardDemo", "memguard"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MemguardCore", "MemguardProbes", "MemguardMonitor", "MemguardDemo", "memguard", "CMemguardABI"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -26,9 +26,7 @@ public enum ContainerTeardown {
         }
         let counters = try ContainerProbe.unregister(cgroupID: cgroupID, probes: probes)
         drain()
-        if let slot = counters?.ring_slot {
-            try ContainerProbe.releaseRing(slot: slot, probes: probes)
-        }
+        try ContainerProbe.trimSpares(probes: probes)
         let unloaded = try ProbeSet.unloadIfUnused(paths: paths)
         return Outcome(counters: counters, unloaded: unloaded)
     }
@@ -61,7 +59,9 @@ public enum ContainerTeardown {
     }
 
     /// The stop record: why, the kernel's per-kind counters, what was delivered and lost.
-    public static func stopRecord(container: ContainerID, reason: String, outcome: Outcome?, delivered: UInt64, undecodable: UInt64) -> JSONLine {
+    /// `previousOwner`: events of the pooled ring's previous container, dropped (shown when any).
+    public static func stopRecord(container: ContainerID, reason: String, outcome: Outcome?, delivered: UInt64, undecodable: UInt64,
+                                  previousOwner: UInt64 = 0) -> JSONLine {
         var line = EventLog.record(container, event: "monitor-stop")
         line.add("reason", reason)
         var counts = JSONLine()
@@ -79,6 +79,7 @@ public enum ContainerTeardown {
         }
         line.add("delivered", delivered)
         line.add("lost", lost)
+        if previousOwner > 0 { line.add("dropped_previous_owner", previousOwner) }
         line.add("probes_unloaded", outcome?.unloaded ?? false)
         return line
     }

@@ -40,6 +40,8 @@ public final class Monitor {
     var records = EventRecord()
     var delivered: UInt64 = 0
     var undecodable: UInt64 = 0
+    /// Events of the ring's previous container, dropped.
+    var previousOwner: UInt64 = 0
     var metrics: Metrics
     var workingSet: WorkingSet
     var freezer: ContainerFreezer
@@ -49,6 +51,9 @@ public final class Monitor {
     /// The shared scope map, for the container's kernel counters (opened after ready).
     var scopes: BPFMap?
     var nextSample: UInt64 = 0
+    /// The monitor's own cgroup, joined at `joinAt` (see `cgroupJoinDelayMilliseconds`).
+    var cgroup: MonitorCgroup?
+    var joinAt: UInt64?
 
     init(options: Options, log: EventLog) {
         self.options = options
@@ -95,8 +100,9 @@ public final class Monitor {
             return 1
         }
         Self.reportReady()
-        // Off the container's start path from here: both steps wait for RCU grace periods.
-        afterReady(cgroup: cgroup)
+        // Off the container's start path from here.
+        self.cgroup = cgroup
+        afterReady()
 
         let reason = loop(ring: ring!, signals: stopSignals)
         var outcome: ContainerTeardown.Outcome?
@@ -116,31 +122,43 @@ public final class Monitor {
             try? log.write(learner.write(name: name, paths: options.paths, container: options.container))
         }
         try? log.write(ContainerTeardown.stopRecord(container: options.container, reason: reason, outcome: outcome,
-                                                    delivered: delivered, undecodable: undecodable))
+                                                    delivered: delivered, undecodable: undecodable, previousOwner: previousOwner))
         ContainerTeardown.removeFiles(paths: options.paths, container: options.container)
         return 0
     }
 
-    /// Joins the monitor's own cgroup (memory limit) and inserts a spare ring buffer for the
-    /// next container. Failures are logged; monitoring goes on.
-    private func afterReady(cgroup: MonitorCgroup?) {
+    /// Inserts a spare ring buffer for the next container if none is left, and takes the first
+    /// sample. Failures are logged; monitoring goes on.
+    private func afterReady() {
+        do {
+            // The lock only while opening the set (not mid-unload); the insert waits for RCU
+            // and must not hold up other containers' hooks.
+            let lock = try FileLock(path: options.paths.lockFile)
+            let probes = try ProbeSet.openPinned(paths: options.paths)
+            lock.unlock()
+            if let probes { try ContainerProbe.refillSpares(probes: probes) }
+        } catch {
+            try? log.write(warningRecord("could not add a spare ring buffer for the next container: \(error)"))
+        }
+        scopes = try? BPFMap(pinned: "\(options.paths.pinDir)/mg_scopes")
+        sample()
+        joinAt = Clock.nanoseconds(CLOCK_MONOTONIC) + Self.cgroupJoinDelayMilliseconds * 1_000_000
+    }
+
+    /// Moving a process between cgroups makes every fork and exit on the host wait for an RCU
+    /// grace period (the cgroup threadgroup rwsem), which measured 1.5-3 ms on a runc start. The
+    /// monitor joins its own cgroup (memory limit) once the container has started, and a
+    /// monitor of a container that ends sooner never moves at all.
+    static let cgroupJoinDelayMilliseconds: UInt64 = 500
+
+    private func joinCgroup() {
+        joinAt = nil
         do {
             guard let cgroup else { throw MemguardError("no cgroup v2 mount for the monitor's cgroup") }
             try cgroup.join()
         } catch {
             try? log.write(warningRecord("monitor runs outside its own cgroup, without a memory limit: \(error)"))
         }
-        do {
-            let lock = try FileLock(path: options.paths.lockFile)
-            defer { lock.unlock() }
-            if let probes = try ProbeSet.openPinned(paths: options.paths) {
-                try ContainerProbe.refillSpares(probes: probes)
-            }
-        } catch {
-            try? log.write(warningRecord("could not add a spare ring buffer for the next container: \(error)"))
-        }
-        scopes = try? BPFMap(pinned: "\(options.paths.pinDir)/mg_scopes")
-        sample()
     }
 
     /// Every sample interval: the kernel's counters, the working set (and its alerts), and the
@@ -183,7 +201,9 @@ public final class Monitor {
             if rc < 0 && errno != EINTR { return "poll failed: \(Errno.current)" }
             if fds[0].revents != 0 { drain(ring) }
             freezeIfAsked()
-            if Clock.nanoseconds(CLOCK_MONOTONIC) >= nextSample { sample() }
+            let now = Clock.nanoseconds(CLOCK_MONOTONIC)
+            if now >= nextSample { sample() }
+            if let at = joinAt, now >= at { joinCgroup() }
             if fds[1].revents != 0 {
                 let signal = mg_read_signal(signals)
                 return signal == SIGTERM ? "poststop" : "signal \(signal)"
@@ -222,6 +242,11 @@ public final class Monitor {
             return
         }
         let event = data.loadUnaligned(as: mg_event.self)
+        // Rings are pooled: what a previous owner's last in-flight calls wrote is not ours.
+        guard event.cgroup_id == options.scope.cgroupID else {
+            previousOwner += 1
+            return
+        }
         let exe = records.exePath(event)
         log.queue(records.line(for: event, container: options.container, exe: exe))
         delivered += 1

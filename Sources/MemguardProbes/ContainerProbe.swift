@@ -5,17 +5,23 @@ import Glibc
 import MemguardCore
 
 /// One container's part of the shared probe set: its entry in mg_scopes (keyed by cgroup id)
-/// and its own ring buffer, a slot of mg_rings named by the entry. Callers hold the probe lock.
+/// and its own ring buffer, a slot of mg_rings named by the entry. Callers hold the probe lock
+/// (except for `refillSpares`).
 ///
-/// Inserting a ring into mg_rings waits for an RCU grace period (~12 ms measured here), so
-/// rings are inserted ahead of time as spares: registration takes a spare (a map update of
-/// microseconds) and the monitor adds the next spare once it runs, off the start path.
+/// Every insert into or delete from mg_rings waits for an RCU grace period (4-20 ms measured
+/// here), so rings are pooled: registration takes a spare (a map update of microseconds), a
+/// container's ring goes back to the pool when it ends (events of the old container still in
+/// it are told apart by their cgroup id), the monitor adds a spare only when none is left, and
+/// only spares beyond `maxSpareRings` are deleted. A steady stream of containers makes no
+/// mg_rings update at all.
 public enum ContainerProbe {
     /// Size of each container's ring buffer: 4096 events (512 bytes each), ~28 ms of a burst of
     /// 150k events/s if the monitor is not scheduled (measured: bench/throughput.sh).
     public static let ringSize: UInt32 = 2 << 20
-    /// Spare rings kept inserted for the next containers.
+    /// Spare rings kept inserted for the next containers: at least `spareRings`, at most
+    /// `maxSpareRings` (2 MiB each).
     public static let spareRings = 1
+    public static let maxSpareRings = 2
 
     public struct Registration {
         public var ringFD: Int32
@@ -62,9 +68,6 @@ public enum ContainerProbe {
         try probes.config.update(key: UInt32(0), value: UInt32(recording))
     }
 
-    /// Stops the kernel from emitting for this cgroup and returns its final counters (nil if it
-    /// was not registered). The ring stays until `releaseRing`, so in-flight events land and
-    /// can still be drained.
     /// An executable of this container allowed to do the kinds in `kinds` (a JIT).
     public struct Allowed: Equatable, Sendable {
         public var ino: UInt64
@@ -94,6 +97,9 @@ public enum ContainerProbe {
         }
     }
 
+    /// Stops the kernel from emitting for this cgroup and returns its final counters (nil if it
+    /// was not registered). Its ring becomes a spare: in-flight events still land in it, for
+    /// the caller to drain (or for the next owner to recognise by cgroup id and drop).
     public static func unregister(cgroupID: UInt64, probes: ProbeSet) throws -> mg_scope? {
         for key in probes.allow.keys(mg_allow_key.self, zero: mg_allow_key()) where key.cgroup_id == cgroupID {
             try probes.allow.delete(key: key)
@@ -103,14 +109,21 @@ public enum ContainerProbe {
         return taken
     }
 
-    public static func releaseRing(slot: UInt32, probes: ProbeSet) throws {
-        try probes.rings.delete(key: slot)
+    /// Deletes spare rings beyond `maxSpareRings` (after containers ended together).
+    public static func trimSpares(probes: ProbeSet) throws {
+        for slot in try spareSlots(probes).dropFirst(maxSpareRings).reversed() {
+            try probes.rings.delete(key: slot)
+        }
     }
 
-    /// Inserts spare rings until `spareRings` are ready.
+    /// Inserts spare rings until `spareRings` are ready. Needs no lock (so the RCU waits hold
+    /// up no hook): a slot taken meanwhile makes the insert try the next one, and a spare too
+    /// many is trimmed when a container ends.
     public static func refillSpares(probes: ProbeSet) throws {
-        for _ in try spareSlots(probes).count..<spareRings {
+        var missing = try spareRings - spareSlots(probes).count
+        while missing > 0 {
             _ = try addRing(probes)
+            missing -= 1
         }
     }
 
@@ -122,12 +135,19 @@ public enum ContainerProbe {
 
     /// Creates a ring buffer and inserts it in a new slot.
     static func addRing(_ probes: ProbeSet) throws -> UInt32 {
-        let slot = (probes.rings.keys(UInt32.self).max() ?? 0) &+ 1
         let ring = mg_ringbuf_create("mg_ring", ringSize)
         guard ring >= 0 else { throw MemguardError("creating a ring buffer", errno: Errno(-ring)) }
         defer { close(ring) }
-        try probes.rings.update(key: slot, value: ring, flags: Int32(BPF_NOEXIST))
-        return slot
+        var slot = (probes.rings.keys(UInt32.self).max() ?? 0) &+ 1
+        for _ in 0..<16 {
+            do {
+                try probes.rings.update(key: slot, value: ring, flags: Int32(BPF_NOEXIST))
+                return slot
+            } catch let error as MemguardError where error.errno == Errno(EEXIST) {
+                slot &+= 1
+            }
+        }
+        throw MemguardError("no free slot in mg_rings after 16 tries")
     }
 
     /// An fd for the ring in `slot` (looking up a map-in-map slot gives the inner map's id).

@@ -113,8 +113,10 @@ extension Integration {
             #expect(run.exit == 0 && run.output.contains("survived wx-mmap"), "\(run.output)")
             let log = try LogSummary(path: sandbox.logFile(watched))
             #expect(log.counts == [.wxMmap: 1])
-            // The shim's delete ran runc delete, which ran poststop: the monitor's stop line.
-            #expect(sandbox.logLines(watched).last?.contains(#""reason":"poststop""#) == true, "\(sandbox.logLines(watched))")
+            // The shim's delete ran runc delete, which ran poststop: the monitor's stop line
+            // (before or after the hook's own line: the hook does not wait for the monitor).
+            sandbox.waitForMonitorStop(watched)
+            #expect(sandbox.logLines(watched).contains { $0.contains(#""event":"monitor-stop","reason":"poststop""#) }, "\(sandbox.logLines(watched))")
 
             let denied = sandbox.uniqueID("ctd-wxdeny")
             let deniedRun = try containerd.run(denied, annotations: ["io.memguard.monitor": "true", "io.memguard.seccomp": "wx-deny"],

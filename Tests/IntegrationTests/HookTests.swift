@@ -159,7 +159,7 @@ extension Integration {
             #expect(stop.exit == 0, "\(stop.output)")
             sandbox.waitForMonitorStop(id)
             let lines = sandbox.logLines(id)
-            #expect(lines.last?.contains(#""reason":"poststop""#) == true, "\(lines)")
+            #expect(lines.suffix(2).contains { $0.contains(#""reason":"poststop""#) }, "\(lines)")
             #expect(lines.allSatisfy { $0.contains(#""container":"../../escape\nx""#) })
             sandbox.expectNothingLeft()
         }

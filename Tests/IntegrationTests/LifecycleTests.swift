@@ -1,3 +1,4 @@
+import CMemguardABI
 import Glibc
 import MemguardCore
 import MemguardMonitor
@@ -38,6 +39,74 @@ extension Integration {
             let last = sandbox.logLines(bundle.id).last ?? ""
             #expect(last.contains(#""event":"monitor-stop""#) && last.contains("monitor-lost"), "\(last)")
             #expect(sandbox.logLines(bundle.id).contains { $0.contains(#""result":"monitor-lost""#) })
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("rings are pooled: the next container reuses one without an mg_rings update and drops what its previous owner left unread")
+        func ringPool() throws {
+            let sandbox = try Sandbox()
+            let keeper = try sandbox.bundle("keeper", command: ["/mg-attack", "sleep", "30"])
+            #expect(ProcessRunner.wait(try sandbox.start(keeper, detached: true)) == 0)
+            // The first container's monitor is killed before its 20 violations, which stay
+            // unread in its ring; poststop unregisters it and the ring becomes a spare.
+            let first = try sandbox.bundle("first", command: ["/mg-attack", "sleep", "0.5", "loop", "wx-mmap", "20", "sleep", "30"])
+            #expect(ProcessRunner.wait(try sandbox.start(first, detached: true)) == 0)
+            let state = try #require(try StateRecord.load(sandbox.paths.stateFile(for: ContainerID(first.id))))
+            #expect(kill(state.monitorPID, SIGKILL) == 0)
+            do {
+                let scopes = try BPFMap(pinned: "\(sandbox.paths.pinDir)/mg_scopes")
+                #expect(sandbox.waitFor { scopes.lookup(key: state.cgroupID, as: mg_scope.self)?.eventCounts.first { $0.kind == .wxMmap }?.count == 20 })
+            }
+            #expect(try sandbox.runc("kill", first.id, "KILL") == 0)
+            #expect(sandbox.waitFor { (try? sandbox.runc("delete", first.id)) == 0 })
+
+            let second = try sandbox.run(sandbox.bundle("second", command: ["/mg-attack", "wx-mmap"]))
+            #expect(second.exit == 0 && second.log?.counts == [.wxMmap: 1], "\(second.logText)")
+            #expect(second.logText.contains(#""dropped_previous_owner":20"#), "\(second.logText)")
+
+            // A steady stream of containers inserts and deletes no ring at all.
+            func ringIDs() throws -> Set<UInt32> {
+                let rings = try BPFMap(pinned: "\(sandbox.paths.pinDir)/mg_rings")
+                return Set(rings.keys(UInt32.self).compactMap { rings.lookup(key: $0, as: UInt32.self) })
+            }
+            let before = try ringIDs()
+            for i in 0..<3 {
+                let run = try sandbox.run(sandbox.bundle("steady\(i)", command: ["/mg-attack", "wx-mmap"]))
+                #expect(run.exit == 0 && run.log?.counts == [.wxMmap: 1], "\(run.logText)")
+                #expect(!run.logText.contains("dropped_previous_owner"), "\(run.logText)")
+            }
+            #expect(try ringIDs() == before)
+            #expect(before.count <= 1 + ContainerProbe.maxSpareRings, "\(before)")
+
+            #expect(try sandbox.runc("kill", keeper.id, "KILL") == 0)
+            #expect(sandbox.waitFor { (try? sandbox.runc("delete", keeper.id)) == 0 })
+            sandbox.waitForMonitorStop(keeper.id)
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("the monitor moves into its own memory-limited cgroup once the container has started, and out again at the end")
+        func monitorCgroup() throws {
+            let sandbox = try Sandbox()
+            let bundle = try sandbox.bundle("cg", command: ["/mg-attack", "sleep", "30"])
+            #expect(ProcessRunner.wait(try sandbox.start(bundle, detached: true)) == 0)
+            let state = try #require(try StateRecord.load(sandbox.paths.stateFile(for: ContainerID(bundle.id))))
+            let cgroup = try MonitorCgroup(container: ContainerID(bundle.id))
+            func joined() -> Bool {
+                cgroup.directories.allSatisfy { dir in
+                    ((try? FileSystem.readText("\(dir)/cgroup.procs")) ?? "").split(separator: "\n").contains(Substring("\(state.monitorPID)"))
+                }
+            }
+            // Not on the start path (a cgroup move stalls every fork on the host), but soon after.
+            #expect(!joined())
+            #expect(sandbox.waitFor(milliseconds: 3000) { joined() }, "\(cgroup.directories)")
+            let limits = cgroup.directories.compactMap { dir in
+                (try? FileSystem.readText("\(dir)/memory.max")) ?? (try? FileSystem.readText("\(dir)/memory.limit_in_bytes"))
+            }
+            #expect(limits.map { $0.split(separator: "\n").first.map(String.init) ?? "" }.contains("\(MonitorCgroup.memoryLimit)"), "\(limits)")
+            #expect(try sandbox.runc("kill", bundle.id, "KILL") == 0)
+            #expect(sandbox.waitFor { (try? sandbox.runc("delete", bundle.id)) == 0 })
+            sandbox.waitForMonitorStop(bundle.id)
+            #expect(cgroup.directories.allSatisfy { !FileSystem.exists($0) })
             sandbox.expectNothingLeft()
         }
 
