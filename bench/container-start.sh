@@ -33,11 +33,15 @@ awk -v a="$(median none)" -v b="$(median nonopted)" -v c="$(median opted)" \
 	'BEGIN { printf "  added at the median: non-opted %+.2f ms (target <= 1), opted-in %+.2f ms (target <= 10)\n", b - a, c - a }'
 awk -v a="$(iqm none)" -v b="$(iqm nonopted)" -v c="$(iqm opted)" \
 	'BEGIN { printf "  added, middle-half mean: non-opted %+.2f ms, opted-in %+.2f ms\n", b - a, c - a }'
-# The wrapper's own cost, without runc's noise: handing over to /bin/true instead.
+# The wrapper's own cost, without runc's noise: handing over to /bin/true instead; and, as the
+# floor for any wrapper, a static C program that does nothing but exec /bin/true.
+printf '#include <unistd.h>\nint main(int c, char **v) { execv("/bin/true", v); return 127; }\n' > "$work/floor.c"
+gcc -O2 -static -o "$work/floor" "$work/floor.c"
 for i in $(seq 1 "$runs"); do
 	measure wrapper-alone env MEMGUARD_RUNTIME=/bin/true "$wrapper" run --bundle "$work/plain" "w-$i"
 	measure true-alone env /bin/true run --bundle "$work/plain" "t-$i"
+	measure floor-alone env "$work/floor" run --bundle "$work/plain" "f-$i"
 done
-awk -v a="$(median true-alone)" -v b="$(median wrapper-alone)" \
-	'BEGIN { printf "  memguard-runc alone (handing over to /bin/true): %+.2f ms over exec of /bin/true itself\n", b - a }'
+awk -v a="$(median true-alone)" -v b="$(median wrapper-alone)" -v c="$(median floor-alone)" \
+	'BEGIN { printf "  memguard-runc alone (handing over to /bin/true): %+.2f ms over exec of /bin/true itself (a static C exec-only program: %+.2f ms)\n", b - a, c - a }'
 echo "reproduce: bench/container-start.sh $runs   ($(machine))"

@@ -113,16 +113,24 @@ static __always_inline int current_scope(struct scope_ref *ref)
 	__u64 cgid = bpf_get_current_cgroup_id();
 	struct mg_scope *s = bpf_map_lookup_elem(&mg_scopes, &cgid);
 
-	for (int level = 1; !s && level <= MG_MAX_CGROUP_DEPTH; level++) {
-		__u64 ancestor = bpf_get_current_ancestor_cgroup_id(level);
-		if (ancestor == 0 || ancestor == cgid)
-			break;
-		s = bpf_map_lookup_elem(&mg_scopes, &ancestor);
-		if (s)
-			cgid = ancestor;
+	if (!s) {
+		/* Ancestors from the top down: the deepest registered one is the nearest, so a
+		 * monitored container inside another one's cgroup keeps its own processes. */
+		__u64 nearest = 0;
+		for (int level = 1; level <= MG_MAX_CGROUP_DEPTH; level++) {
+			__u64 ancestor = bpf_get_current_ancestor_cgroup_id(level);
+			if (ancestor == 0 || ancestor == cgid)
+				break;
+			struct mg_scope *found = bpf_map_lookup_elem(&mg_scopes, &ancestor);
+			if (found) {
+				s = found;
+				nearest = ancestor;
+			}
+		}
+		if (!s)
+			return 0;
+		cgid = nearest;
 	}
-	if (!s)
-		return 0;
 
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pid *pid = BPF_CORE_READ(task, thread_pid);

@@ -1,33 +1,63 @@
 /// Finds what json-c and Go's encoding/json (runc) would read differently in a config.json,
-/// where it matters to memguard. Go matches struct fields case-insensitively and merges a
-/// repeated object into the same struct or map; json-c keeps the last value of a repeated key
-/// and stops a key at a NUL. So `"Annotations"`, a second `"annotations"`, `"Linux"` after
-/// `"linux"`, or `"io.memguard.monitor\u0000x"` could make runc see an opt-in, a hook or a
-/// seccomp profile that memguard did not. Such a config is refused, not guessed at.
+/// where it matters to memguard. Go matches struct fields by Unicode case folding and merges a
+/// repeated object into the same struct or map; json-c looks keys up exactly, keeps the last
+/// value of a repeated key and stops a key at a NUL. So `"Annotations"`, `"annotationſ"`, a
+/// second `"annotations"`, `"Linux"` after `"linux"`, `"hooKs"` or
+/// `"io.memguard.monitor\u0000x"` could make runc see an opt-in, a hook or a seccomp profile
+/// that memguard did not. Such a config is refused, not guessed at.
 public enum KeyAudit {
     static let watched: Set<String> = ["annotations", "linux", "hooks"]
+    /// The fields memguard reads or writes inside the watched structs, spelled as the spec does.
+    static let fields: [String: [String]] = [
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "linux": ["seccomp"],
+    ]
+
+    /// The key as Go compares it with a struct field's name: ASCII case folded, plus the two
+    /// other letters whose simple case folding reaches ASCII, ſ (U+017F) for s and the Kelvin
+    /// sign (U+212A) for k.
+    static func goFold(_ key: String) -> String {
+        var folded = String.UnicodeScalarView()
+        for scalar in key.unicodeScalars {
+            switch scalar.value {
+            case 0x41...0x5A: folded.append(Unicode.Scalar(scalar.value + 0x20)!)
+            case 0x17F: folded.append("s")
+            case 0x212A: folded.append("k")
+            default: folded.append(scalar)
+            }
+        }
+        return String(folded)
+    }
 
     public static func check(_ bytes: [UInt8], what: String) throws {
         var scanner = Scanner(bytes: bytes)
         guard let rootKeys = scanner.objectKeys(collectingInto: watched) else { return } // not an object: json-c reports it
         var seen: [String: String] = [:]
         for key in rootKeys.keys {
-            let folded = key.lowercased()
-            if let earlier = seen[folded], watched.contains(folded) {
+            let folded = goFold(key)
+            guard watched.contains(folded) else { continue }
+            if key != folded {
+                throw MemguardError("\(what) spells \"\(folded)\" as \"\(key)\"; runc would read it, memguard would not: refused as ambiguous")
+            }
+            if let earlier = seen[folded] {
                 throw MemguardError("\(what) has both \"\(earlier)\" and \"\(key)\" at the top level; runc would merge them, memguard would not: refused as ambiguous")
             }
             seen[folded] = key
         }
         for (name, keys) in rootKeys.nested {
             var inner: [String: String] = [:]
+            // Annotations are a map (case matters); linux and hooks are structs (it does not).
+            let isMap = goFold(name) == "annotations"
             for key in keys {
                 if key.utf8.contains(0) {
                     throw MemguardError("\(what): a key in \"\(name)\" contains a NUL byte; refused as ambiguous")
                 }
-                // Annotations are a map (case matters); linux and hooks are structs (it does not).
-                let folded = name.lowercased() == "annotations" ? key : key.lowercased()
+                let folded = isMap ? key : goFold(key)
+                if let field = fields[goFold(name)]?.first(where: { goFold($0) == folded }), key != field {
+                    throw MemguardError("\(what) spells \"\(name).\(field)\" as \"\(key)\"; runc would read it, memguard would not: refused as ambiguous")
+                }
                 if let earlier = inner[folded] {
-                    if name.lowercased() == "annotations" && !key.hasPrefix(MonitorSettings.prefix) { continue }
+                    if isMap && !key.hasPrefix(MonitorSettings.prefix) { continue }
                     throw MemguardError("\(what) has both \"\(earlier)\" and \"\(key)\" in \"\(name)\"; refused as ambiguous")
                 }
                 inner[folded] = key
@@ -61,7 +91,7 @@ public enum KeyAudit {
                 guard peek == UInt8(ascii: ":") else { return out }
                 i += 1
                 skipSpace()
-                if watched.contains(key.lowercased()), peek == UInt8(ascii: "{") {
+                if watched.contains(KeyAudit.goFold(key)), peek == UInt8(ascii: "{") {
                     out.nested.append((key, innerKeys()))
                 } else {
                     skipValue(depth: 0)

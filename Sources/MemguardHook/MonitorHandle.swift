@@ -43,11 +43,25 @@ struct MonitorHandle {
 
     /// Tears down what a monitor that is gone left behind, and writes its stop line for it.
     static func tearDownLost(_ record: StateRecord, container: ContainerID, paths: MemguardPaths, log: EventLog?, reason: String) throws {
-        let outcome = try ContainerTeardown.detach(cgroupID: record.cgroupID, paths: paths)
+        // What the monitor had not read yet goes to the log now, not to the ring's next owner.
+        let leftovers = log.map { LeftoverEvents(container: container, cgroupID: record.cgroupID, log: $0) }
+        var unreadable: Error?
+        let outcome = try ContainerTeardown.detach(cgroupID: record.cgroupID, paths: paths) { slot, probes in
+            guard let slot, let leftovers else { return }
+            do { try leftovers.read(slot: slot, probes: probes) } catch { unreadable = error }
+        }
         ContainerTeardown.removeFiles(paths: paths, container: container)
+        if let unreadable {
+            var line = EventLog.record(container, event: "monitor-warning")
+            line.add("severity", "warning")
+            line.add("warning", "events the lost monitor had not read could not be read: \(unreadable)")
+            try? log?.write(line)
+        }
         if !record.recordProfile.isEmpty {
             try? log?.write(ContainerTeardown.writeRecording(outcome, name: record.recordProfile, paths: paths, container: container))
         }
-        try? log?.write(ContainerTeardown.stopRecord(container: container, reason: reason, outcome: outcome, delivered: 0, undecodable: 0))
+        try? log?.write(ContainerTeardown.stopRecord(container: container, reason: reason, outcome: outcome,
+                                                     delivered: leftovers?.delivered ?? 0, undecodable: leftovers?.undecodable ?? 0,
+                                                     previousOwner: leftovers?.previousOwner ?? 0))
     }
 }

@@ -14,10 +14,11 @@ public enum ContainerTeardown {
         public var unloaded: Bool
     }
 
-    /// Under the probe lock: stops the kernel side for `cgroupID`, calls `drain` while the
-    /// ring is still registered (so in-flight events are read), then drops the ring and
-    /// unloads the probes if no container is left.
-    public static func detach(cgroupID: UInt64, paths: MemguardPaths, drain: () -> Void = {}) throws -> Outcome {
+    /// Under the probe lock: stops the kernel side for `cgroupID`, calls `drain` with the
+    /// container's ring slot (nil if it was not registered) before the ring can go to another
+    /// container, trims the spare rings and unloads the probes if no container is left.
+    public static func detach(cgroupID: UInt64, paths: MemguardPaths,
+                              drain: (_ slot: UInt32?, _ probes: ProbeSet) -> Void = { _, _ in }) throws -> Outcome {
         try FileSystem.makeDirectories(paths.stateDir)
         let lock = try FileLock(path: paths.lockFile)
         defer { lock.unlock() }
@@ -25,17 +26,18 @@ public enum ContainerTeardown {
             return Outcome(counters: nil, unloaded: false)
         }
         let counters = try ContainerProbe.unregister(cgroupID: cgroupID, probes: probes)
-        drain()
+        drain(counters?.ring_slot, probes)
         try ContainerProbe.trimSpares(probes: probes)
         let unloaded = try ProbeSet.unloadIfUnused(paths: paths)
         return Outcome(counters: counters, unloaded: unloaded)
     }
 
-    /// The container's files and the monitor's cgroup.
+    /// The container's files and the monitor's cgroup. The state file goes last: while it
+    /// exists, something of the container may still be there.
     public static func removeFiles(paths: MemguardPaths, container: ContainerID) {
-        try? FileSystem.removeFile(paths.stateFile(for: container))
         try? FileSystem.removeFile(paths.metricsFile(for: container))
         if let cgroup = try? MonitorCgroup(container: container) { cgroup.remove() }
+        try? FileSystem.removeFile(paths.stateFile(for: container))
     }
 
     /// Record mode: writes the profile of the syscalls the container made, and returns the log

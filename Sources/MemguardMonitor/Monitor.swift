@@ -107,7 +107,7 @@ public final class Monitor {
         let reason = loop(ring: ring!, signals: stopSignals)
         var outcome: ContainerTeardown.Outcome?
         do {
-            outcome = try ContainerTeardown.detach(cgroupID: options.scope.cgroupID, paths: options.paths) { drain(ring!) }
+            outcome = try ContainerTeardown.detach(cgroupID: options.scope.cgroupID, paths: options.paths) { _, _ in drain(ring!) }
         } catch {
             drain(ring!)
             try? log.write(failureRecord("tearing down the kernel side for container \(options.container): \(error)"))

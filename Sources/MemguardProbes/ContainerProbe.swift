@@ -151,7 +151,7 @@ public enum ContainerProbe {
     }
 
     /// An fd for the ring in `slot` (looking up a map-in-map slot gives the inner map's id).
-    static func ringFD(slot: UInt32, probes: ProbeSet) throws -> Int32 {
+    public static func ringFD(slot: UInt32, probes: ProbeSet) throws -> Int32 {
         guard let id = probes.rings.lookup(key: slot, as: UInt32.self) else {
             throw MemguardError("ring slot \(slot) vanished from mg_rings")
         }

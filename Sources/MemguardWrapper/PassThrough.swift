@@ -2,7 +2,7 @@ import Glibc
 import MemguardCore
 
 /// memguard-runc's fast path. Nearly every runtime call has nothing to do with memguard: state,
-/// start, kill, delete, and create or run of a bundle whose config.json never mentions
+/// start, kill, delete, and create, run or restore of a bundle whose config.json never mentions
 /// io.memguard. Those exec the real runtime at once, reading argv and config.json as C strings
 /// and raw bytes: the full wrapper's Swift start-up work (arrays and sets of strings, generic
 /// metadata) would cost more than the whole pass-through. Anything else returns, and the full
@@ -14,7 +14,7 @@ public enum PassThrough {
     public static func execIfUninvolved(argc: Int32, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) {
         guard let runtime = defaultRuntime() else { return }
         let arguments = RuncArguments(argc: Int(argc) - 1, argv: argv + 1)
-        if arguments.isCreateOrRun {
+        if arguments.startsFromBundle {
             // runc takes a missing or empty --bundle as the current directory.
             let bundle = arguments.bundle.flatMap { $0[0] == 0 ? nil : $0 }
             guard configCannotOptIn(bundle: bundle) else { return free(runtime) }

@@ -1,8 +1,9 @@
 import Glibc
 import MemguardCore
 
-/// The parts of a runc command line memguard-runc needs: the command, and for create/run the
-/// bundle and container id. Everything is passed on to the real runtime unchanged.
+/// The parts of a runc command line memguard-runc needs: the command, and for the commands
+/// that start a container from a bundle (create, run, restore) the bundle and container id.
+/// Everything is passed on to the real runtime unchanged.
 struct RuncInvocation: Equatable {
     var command: String?
     var bundle: String?
@@ -10,6 +11,8 @@ struct RuncInvocation: Equatable {
     /// --log and --log-format, so errors can be reported where the shim reads them.
     var logFile: String?
     var logFormat: String?
+    /// create, run or restore: the bundle's config.json (and its hooks) will be read.
+    var startsFromBundle = false
 
     init(arguments: [String]) {
         var found = RuncArguments()
@@ -20,6 +23,7 @@ struct RuncInvocation: Equatable {
             containerID = found.containerID.map { String(cString: $0) }
             logFile = found.logFile.map { String(cString: $0) }
             logFormat = found.logFormat.map { String(cString: $0) }
+            startsFromBundle = found.startsFromBundle
         }
     }
 }
@@ -54,7 +58,7 @@ struct RuncArguments {
         guard i < argc, let name = argv[i] else { return }
         command = UnsafePointer(name)
         i += 1
-        guard isCreateOrRun else { return }
+        guard startsFromBundle else { return }
         while i < argc, let arg = argv[i] {
             if strcmp(arg, "--") == 0 {
                 if i + 1 < argc, containerID == nil { containerID = UnsafePointer(argv[i + 1]) }
@@ -75,10 +79,11 @@ struct RuncArguments {
         }
     }
 
-    /// The two commands that read a bundle's config.json.
-    var isCreateOrRun: Bool {
+    /// The commands that start a container from a bundle's config.json, running its hooks
+    /// (restore too: a checkpointed container comes back through createRuntime).
+    var startsFromBundle: Bool {
         guard let command else { return false }
-        return strcmp(command, "create") == 0 || strcmp(command, "run") == 0
+        return strcmp(command, "create") == 0 || strcmp(command, "run") == 0 || strcmp(command, "restore") == 0
     }
 
     /// "--name=value" -> name and value; "-name" -> name.
@@ -106,9 +111,11 @@ struct RuncArguments {
 
         /// runc's global flags that take a value.
         var isGlobalValueFlag: Bool { self.is("log") || self.is("log-format") || self.is("root") || self.is("criu") || self.is("rootless") }
-        /// create/run flags that take a value.
+        /// create/run/restore flags that take a value.
         var isCommandValueFlag: Bool {
             self.is("bundle") || self.is("b") || self.is("console-socket") || self.is("pid-file") || self.is("preserve-fds")
+                || self.is("image-path") || self.is("work-path") || self.is("manage-cgroups-mode") || self.is("empty-ns")
+                || self.is("lsm-profile") || self.is("lsm-mount-context")
         }
     }
 }

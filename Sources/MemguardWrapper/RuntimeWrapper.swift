@@ -3,7 +3,7 @@ import MemguardCore
 import MemguardSeccomp
 
 /// `memguard-runc`: a runc-compatible command for engines that take a runtime binary
-/// (containerd's runc shim: `BinaryName`). On `create`/`run` of a bundle whose config.json opts
+/// (containerd's runc shim: `BinaryName`). On `create`/`run`/`restore` of a bundle whose config.json opts
 /// in (io.memguard.monitor=true) it adds memguard's hooks and any requested seccomp profile,
 /// then it execs the real runtime with the same arguments. Everything else passes straight
 /// through: same arguments, same stdio, the runtime's own exit code.
@@ -13,7 +13,7 @@ public enum RuntimeWrapper {
         let runtime: String
         do {
             runtime = try realRuntime(paths: paths)
-            if invocation.command == "create" || invocation.command == "run" {
+            if invocation.startsFromBundle {
                 try prepareBundle(invocation, paths: paths)
             }
         } catch {
@@ -43,9 +43,14 @@ public enum RuntimeWrapper {
             guard file.bytes.withUnsafeBytes(PassThrough.mayOptIn) else { return }
             // What json-c and runc's Go decoder could read differently is refused first.
             try KeyAudit.check(file.bytes, what: file.path)
-            // A config.json that does not parse (leniently, as Go would) is the runtime's to
-            // reject, with its own message.
-            guard let config = try? OCIConfig(bytes: file.bytes, what: file.path) else { return }
+            // It may opt in, so it must be read: what json-c cannot read (e.g. data after the
+            // object, which Go's decoder ignores) is refused, never handed on unmonitored.
+            let config: OCIConfig
+            do {
+                config = try OCIConfig(bytes: file.bytes, what: file.path)
+            } catch {
+                throw MemguardError("\(file.path) names io.memguard (or has \\u escapes) and cannot be read strictly, so memguard cannot tell whether it opts in: \(error)")
+            }
             let annotations = try config.annotations(what: file.path)
             var paths = paths
             let host = try paths.loadHostConfig()

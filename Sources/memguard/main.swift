@@ -39,7 +39,7 @@ commands:
   help            this text
 
 memguard-runc ARGS...: a runc-compatible runtime for containerd (BinaryName) and others. For
-  an opted-in bundle it adds memguard's hooks and seccomp profile to config.json on create/run,
+  an opted-in bundle it adds memguard's hooks and seccomp profile to config.json on create/run/restore,
   then execs the real runtime (runc; "runtime" in memguard.json or MEMGUARD_RUNTIME to change).
 
 path options (also environment variables), for every command:

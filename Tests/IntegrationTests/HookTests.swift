@@ -11,10 +11,11 @@ final class CgroupedSleeper {
     let process: ProcessRunner.Running
     let cgroupDir: String
 
-    init(root: String) throws {
+    /// A sleeper in a cgroup of its own, below `parent` (a cgroup directory) if given.
+    init(root: String, under parent: String? = nil) throws {
         process = try ProcessRunner.start(["sleep", "30"], output: "/dev/null")
         let unified = try ContainerScope.cgroup2Mount(mountInfo: FileSystem.readText("/proc/self/mountinfo"))
-        cgroupDir = "\(unified)/memguard-test-\(process.pid)"
+        cgroupDir = "\(parent ?? unified)/memguard-test-\(process.pid)"
         try FileSystem.makeDirectories(cgroupDir, mode: 0o755)
         let fd = open("\(cgroupDir)/cgroup.procs", O_WRONLY)
         _ = try FileSystem.writeAll(fd: fd, Array("\(process.pid)".utf8), what: "cgroup.procs")

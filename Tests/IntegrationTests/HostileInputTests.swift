@@ -70,7 +70,14 @@ extension Integration {
                 ("huge-not-opted", Self.json(#"{"x":""#) + [UInt8](repeating: 0x61, count: 5 << 20) + Self.json(#""}"#), true),
                 ("deep-not-opted", Self.json(#"{"x":"#) + [UInt8](repeating: 0x5B, count: 5000) + [UInt8](repeating: 0x5D, count: 5000) + Self.json("}"), true),
                 ("non-utf8-not-opted", Self.json(#"{"process":{"env":["A="#) + [0xE9] + Self.json(#""]}}"#), true),
-                ("truncated", Self.json(#"{"annotations":{"io.memguard.monitor":"tr"#), true),
+                ("truncated", Self.json(#"{"annotations":{"io.memguard.monitor":"tr"#), false),
+                // Go's decoder reads the first value and ignores the rest; json-c refuses it.
+                ("trailing-data", Self.json(#"{"annotations":{"io.memguard.monitor":"true"}}x"#), false),
+                // Go matches struct fields by case folding (ſ is s, the Kelvin sign is k).
+                ("capitalised-annotations", Self.json(#"{"Annotations":{"io.memguard.monitor":"true"}}"#), false),
+                ("long-s-annotations", Self.json("{\"annotation\u{17F}\":{\"io.memguard.monitor\":\"true\"}}"), false),
+                ("kelvin-hooks", Self.json("{\"annotations\":{\"io.memguard.monitor\":\"true\"},\"hoo\u{212A}s\":{}}"), false),
+                ("long-s-poststop", Self.json("{\"annotations\":{\"io.memguard.monitor\":\"true\"},\"hooks\":{\"po\u{17F}tstop\":[]}}"), false),
                 ("annotations-array", Self.json(#"{"annotations":["io.memguard.monitor"]}"#), false),
                 ("monitor-bool", Self.json(#"{"annotations":{"io.memguard.monitor":true}}"#), false),
                 ("hooks-array", Self.json(#"{"root":{"path":"rootfs"},"hooks":[1],"annotations":{"io.memguard.monitor":"true"}}"#), false),

@@ -209,4 +209,24 @@ extension Integration.Wrapper {
         #expect(!text.contains("named-runtime"))
         sandbox.expectNothingLeft()
     }
+
+    @Test("restore of an opted-in bundle gets the hooks too (runc runs createRuntime on restore)")
+    func restoreGetsHooks() throws {
+        let sandbox = try Sandbox()
+        let bundle = try sandbox.bundle("restored", command: ["/bin/echo", "ran"], hooks: false)
+        // criu cannot checkpoint on the development VM, so what is tested is the wrapper's part:
+        // the config.json the runtime is handed for `restore`, read by a stand-in runtime.
+        let runtime = "\(sandbox.root)/restore-runc"
+        try FileSystem.writeAtomically(runtime, "#!/bin/sh\necho handed \"$@\"\n", mode: 0o755)
+        chmod(runtime, 0o755)
+        let out = "\(sandbox.root)/restore.out"
+        let args = ["restore", "--image-path", "/nonexistent", "-d", "--bundle", bundle.directory, bundle.id]
+        let exit = ProcessRunner.wait(try ProcessRunner.start([sandbox.wrapper] + args, output: out,
+                                                              environment: sandbox.wrapperEnvironment + ["MEMGUARD_RUNTIME=\(runtime)"]))
+        let handed = (try? FileSystem.readText(out)) ?? ""
+        #expect(exit == 0 && handed == "handed \(args.joined(separator: " "))\n", "\(handed)")
+        let config = try FileSystem.readText("\(bundle.directory)/config.json")
+        #expect(config.contains(#""createRuntime""#) && config.contains(#""poststop""#) && config.contains(sandbox.tools.memguard))
+        sandbox.expectNothingLeft()
+    }
 }

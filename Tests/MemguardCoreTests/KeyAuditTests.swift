@@ -20,6 +20,14 @@ struct KeyAuditTests {
         #"{"linux":{"seccomp":{},"Seccomp":null}}"#,
         #"{"annotations":{"io.memguard.monitor":"true","io.memguard.monitor\u0000x":"false"}}"#,
         #"{"hooks":{"poststop":[],"PostStop":[]}}"#,
+        // One key, spelled otherwise: Go folds case (and ſ, K) onto the field, json-c does not.
+        #"{"Annotations":{"io.memguard.monitor":"true"}}"#,
+        "{\"annotation\u{17F}\":{\"io.memguard.monitor\":\"true\"}}",
+        "{\"hoo\u{212A}s\":{\"poststop\":[]}}",
+        #"{"LINUX":{"seccomp":{}}}"#,
+        #"{"linux":{"Seccomp":{}}}"#,
+        #"{"hooks":{"CreateRuntime":[]}}"#,
+        "{\"hooks\":{\"po\u{17F}tstop\":[]}}",
     ])
     func ambiguitiesAreRefused(text: String) {
         #expect(audit(text)?.contains("ambiguous") == true, "\(audit(text) ?? "accepted")")
@@ -31,9 +39,18 @@ struct KeyAuditTests {
         #"{"deep":"# + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "}",
         "not json at all",
         #"{"annotations":{"other":"1","other":"2"}}"#,
+        #"{"hooks":{"createRuntime":[],"poststop":[]},"linux":{"seccomp":{},"Resources":{}}}"#,
+        "{\"annotations\":{\"io.memguard.monitor\":\"true\",\"\u{17F}\":\"x\"}}",
     ])
     func ordinaryOrForeignShapesPass(text: String) {
         #expect(audit(text) == nil)
+    }
+
+    @Test func goFoldsLikeEncodingJSON() {
+        #expect(KeyAudit.goFold("AnNotations") == "annotations")
+        #expect(KeyAudit.goFold("annotation\u{17F}") == "annotations")
+        #expect(KeyAudit.goFold("hoo\u{212A}s") == "hooks")
+        #expect(KeyAudit.goFold("\u{130}") == "\u{130}")
     }
 
     @Test func lenientParsingAcceptsWhatGoAccepts() throws {

@@ -21,6 +21,12 @@ struct RuncInvocationTests {
         #expect(RuncInvocation(arguments: ["run", "--", "-weird"]).containerID == "-weird")
     }
 
+    @Test func restoreStartsFromItsBundle() {
+        let inv = RuncInvocation(arguments: ["restore", "--image-path", "/img", "--work-path", "/w", "-d", "--bundle", "/b", "c9"])
+        #expect(inv.startsFromBundle && inv.bundle == "/b" && inv.containerID == "c9")
+        #expect(!RuncInvocation(arguments: ["checkpoint", "--image-path", "/img", "c9"]).startsFromBundle)
+    }
+
     @Test func valueFlagsAtTheEndAndEmptyArguments() {
         #expect(RuncInvocation(arguments: ["--root"]).command == nil)
         #expect(RuncInvocation(arguments: ["run", "--bundle"]).bundle == nil)
