@@ -91,10 +91,17 @@ public struct MonitorSettings: Sendable, Equatable {
 
     /// nil when the container did not opt in (`io.memguard.monitor` absent or "false").
     /// Any other value, an unknown io.memguard.* key or a bad value is an error: a typo must
-    /// stop the start, not leave the container unmonitored or weaker than asked.
+    /// stop the start, not leave the container unmonitored or weaker than asked. So are other
+    /// io.memguard.* settings without io.memguard.monitor: they ask for protection that would
+    /// silently not be there ("false" says so explicitly and is accepted).
     public init?(annotations: [String: String], host: HostConfig = HostConfig()) throws {
         switch annotations[Self.monitorKey] {
-        case nil, "false":
+        case nil:
+            if let setting = annotations.keys.filter({ $0.hasPrefix(Self.prefix) }).sorted().first {
+                throw MemguardError("annotation \(setting) is set but \(Self.monitorKey) is not: add \(Self.monitorKey)=true to monitor the container (or remove its io.memguard.* annotations)")
+            }
+            return nil
+        case "false":
             return nil
         case "true":
             break

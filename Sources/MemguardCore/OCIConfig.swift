@@ -45,13 +45,6 @@ public final class OCIConfig {
     }
 
     /// True if hooks.<stage> already has a hook with this path and args.
-    public func hasHook(stage: String, path: String, args: [String]) -> Bool {
-        guard let hooks = tree.root["hooks"]?[stage] else { return false }
-        return hooks.elements.contains { hook in
-            hook["path"]?.string == path && (hook["args"]?.elements.map { $0.string ?? "" } ?? []) == args
-        }
-    }
-
     public var json: String {
         String(cString: json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)) + "\n"
     }
@@ -87,6 +80,18 @@ public final class OCIConfig {
     }
 
     /// Appends a hook to hooks.<stage>.
+    /// Removes the hooks of `stage` with this path and args (an earlier memguard-runc's).
+    public func removeHooks(stage: String, path: String, args: [String]) {
+        guard let list = tree.root["hooks"]?[stage], list.isArray else { return }
+        let hooks = object(["hooks"])
+        var array: OpaquePointer?
+        guard json_object_object_get_ex(hooks, stage, &array) != 0 else { return }
+        for (index, hook) in list.elements.enumerated().reversed()
+        where hook["path"]?.string == path && (hook["args"]?.elements.map { $0.string ?? "" } ?? []) == args {
+            json_object_array_del_idx(array, index, 1)
+        }
+    }
+
     public func addHook(stage: String, path: String, args: [String], env: [String], timeout: Int32) throws {
         try requireObject(["hooks"])
         if let existing = tree.root["hooks"]?[stage], !existing.isArray {

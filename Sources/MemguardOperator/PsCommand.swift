@@ -49,7 +49,8 @@ public enum PsCommand {
                 var line = JSONLine()
                 line.add("container", row.id)
                 line.add("mode", row.mode)
-                line.add("action", row.action)
+                // The action applies in enforce mode only (as the text view's "-" says).
+                if row.mode == "enforce" { line.add("action", row.action) }
                 line.add("init_pid", row.initPID)
                 line.add("cgroup_id", row.cgroupID)
                 line.add("events", row.events)

@@ -17,7 +17,7 @@ public enum RuntimeWrapper {
                 try prepareBundle(invocation, paths: paths)
             }
         } catch {
-            report(error, invocation: invocation)
+            report(error, invocation: invocation, paths: paths)
             return 1
         }
         let argv = [runtime] + arguments
@@ -26,7 +26,7 @@ public enum RuntimeWrapper {
             execv(runtime, argv)
             return errno
         }
-        report(MemguardError("executing the runtime \(runtime)", errno: Errno(failure)), invocation: invocation)
+        report(MemguardError("executing the runtime \(runtime)", errno: Errno(failure)), invocation: invocation, paths: paths)
         return 127
     }
 
@@ -58,10 +58,10 @@ public enum RuntimeWrapper {
             let memguard = try selfExecutablePath()
             let environment = paths.environment + passedEnvironment()
             for stage in ["createRuntime", "poststop"] {
+                // Replaced, not kept: a bundle run again gets this run's directories.
                 let args = ["memguard", "hook", stage]
-                if !config.hasHook(stage: stage, path: memguard, args: args) {
-                    try config.addHook(stage: stage, path: memguard, args: args, env: environment, timeout: 30)
-                }
+                config.removeHooks(stage: stage, path: memguard, args: args)
+                try config.addHook(stage: stage, path: memguard, args: args, env: environment, timeout: 30)
             }
             if !settings.seccompProfiles.isEmpty {
                 try ProfileInstaller.install(settings.seccompProfiles, into: config, paths: paths)
@@ -97,10 +97,20 @@ public enum RuntimeWrapper {
         return runtime
     }
 
-    /// Errors go to stderr and, as runc would write them, to the --log file the shim reads.
-    static func report(_ error: Error, invocation: RuncInvocation) {
+    /// Errors go to stderr, to the container's log (when a container is being started), and,
+    /// as runc would write them, to the --log file the shim reads.
+    static func report(_ error: Error, invocation: RuncInvocation, paths: MemguardPaths) {
         let message = "memguard-runc: \(error)"
         printError(message)
+        if invocation.startsFromBundle, let id = invocation.containerID, let container = try? ContainerID(id) {
+            var paths = paths
+            _ = try? paths.loadHostConfig()
+            var line = EventLog.record(container, event: "wrapper")
+            line.add("result", "error")
+            line.add("severity", "error")
+            line.add("error", "\(error)")
+            try? EventLog(paths: paths, container: container).write(line)
+        }
         guard let logFile = invocation.logFile,
               let fd = Optional(open(logFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)), fd >= 0 else { return }
         defer { close(fd) }

@@ -63,9 +63,7 @@ extension Integration {
         func wrapperConfig() throws {
             let sandbox = try Sandbox()
             // A stand-in runtime that records that it ran (the wrapper's decision is what is tested).
-            let runtime = "\(sandbox.root)/fake-runc"
-            try FileSystem.writeAtomically(runtime, "#!/bin/sh\necho handed-over \"$@\"\n", mode: 0o755)
-            chmod(runtime, 0o755)
+            let runtime = try sandbox.standInRuntime("fake-runc", label: "handed-over")
             let cases: [(String, [UInt8], Bool)] = [
                 ("huge-not-opted", Self.json(#"{"x":""#) + [UInt8](repeating: 0x61, count: 5 << 20) + Self.json(#""}"#), true),
                 ("deep-not-opted", Self.json(#"{"x":"#) + [UInt8](repeating: 0x5B, count: 5000) + [UInt8](repeating: 0x5D, count: 5000) + Self.json("}"), true),

@@ -101,6 +101,15 @@ final class Sandbox {
         return link
     }
 
+    /// A stand-in runtime for tests of memguard-runc's own decisions: it prints `label` and the
+    /// arguments it was handed (what runc would do with them is not what is tested).
+    func standInRuntime(_ name: String, label: String) throws -> String {
+        let path = "\(root)/\(name)"
+        try FileSystem.writeAtomically(path, "#!/bin/sh\necho \(label) \"$@\"\n", mode: 0o755)
+        chmod(path, 0o755)
+        return path
+    }
+
     /// The environment memguard-runc runs with (as containerd would give it).
     var wrapperEnvironment: [String] { paths.environment + hookEnvironment }
 

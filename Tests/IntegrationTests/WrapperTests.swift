@@ -188,9 +188,7 @@ extension Integration.Wrapper {
     func runtimeFromHostPolicy() throws {
         let sandbox = try Sandbox()
         let bundle = try sandbox.bundle("policyrt", command: ["/bin/echo", "ran"], annotations: [:], hooks: false)
-        let runtime = "\(sandbox.root)/named-runc"
-        try FileSystem.writeAtomically(runtime, "#!/bin/sh\necho named-runtime \"$@\"\n", mode: 0o755)
-        chmod(runtime, 0o755)
+        let runtime = try sandbox.standInRuntime("named-runc", label: "named-runtime")
         let environment = sandbox.wrapperEnvironment.filter { !$0.hasPrefix("MEMGUARD_RUNTIME=") }
         func wrap(_ args: [String]) throws -> (Int32, String) {
             let out = "\(sandbox.root)/policyrt.out"
@@ -216,9 +214,7 @@ extension Integration.Wrapper {
         let bundle = try sandbox.bundle("restored", command: ["/bin/echo", "ran"], hooks: false)
         // criu cannot checkpoint on the development VM, so what is tested is the wrapper's part:
         // the config.json the runtime is handed for `restore`, read by a stand-in runtime.
-        let runtime = "\(sandbox.root)/restore-runc"
-        try FileSystem.writeAtomically(runtime, "#!/bin/sh\necho handed \"$@\"\n", mode: 0o755)
-        chmod(runtime, 0o755)
+        let runtime = try sandbox.standInRuntime("restore-runc", label: "handed")
         let out = "\(sandbox.root)/restore.out"
         let args = ["restore", "--image-path", "/nonexistent", "-d", "--bundle", bundle.directory, bundle.id]
         let exit = ProcessRunner.wait(try ProcessRunner.start([sandbox.wrapper] + args, output: out,
@@ -229,4 +225,37 @@ extension Integration.Wrapper {
         #expect(config.contains(#""createRuntime""#) && config.contains(#""poststop""#) && config.contains(sandbox.tools.memguard))
         sandbox.expectNothingLeft()
     }
+
+    @Test("a bundle run again gets this run's hook settings, once; a refused start is in the container's log")
+    func rerunAndRefusal() throws {
+        let sandbox = try Sandbox()
+        let bundle = try sandbox.bundle("rerun", command: ["/bin/echo", "ran"], hooks: false)
+        let runtime = try sandbox.standInRuntime("rerun-runc", label: "handed")
+        func wrap(logDir: String) throws -> (Int32, String) {
+            let out = "\(sandbox.root)/rerun.out"
+            let environment = sandbox.wrapperEnvironment.filter { !$0.hasPrefix("MEMGUARD_LOG_DIR=") }
+                + ["MEMGUARD_LOG_DIR=\(logDir)", "MEMGUARD_RUNTIME=\(runtime)"]
+            let exit = ProcessRunner.wait(try ProcessRunner.start([sandbox.wrapper, "create", "--bundle", bundle.directory, bundle.id],
+                                                                  output: out, environment: environment))
+            return (exit, (try? FileSystem.readText(out)) ?? "")
+        }
+        #expect(try wrap(logDir: "\(sandbox.root)/logs-a").0 == 0)
+        #expect(try wrap(logDir: "\(sandbox.root)/logs-b").0 == 0)
+        let config = try FileSystem.readText("\(bundle.directory)/config.json")
+        #expect(config.contains("MEMGUARD_LOG_DIR=\(sandbox.root)/logs-b") && !config.contains("logs-a"), "\(config)")
+        // The stage's key and the hook's argument: one memguard hook, not two.
+        #expect(config.ranges(of: #""createRuntime""#).count == 2, "\(config)")
+
+        // A typo in a setting stops the start: on stderr, and in the container's log.
+        let path = "\(bundle.directory)/config.json"
+        let typo = config.replacing(#""io.memguard.mode":"audit""#, with: #""io.memguard.mode":"enforcce""#)
+        try #require(typo != config)
+        try FileSystem.writeAtomically(path, typo)
+        let (exit, output) = try wrap(logDir: sandbox.paths.logDir)
+        #expect(exit == 1 && output.contains("io.memguard.mode='enforcce' is not one of"), "\(output)")
+        let lines = sandbox.logLines(bundle.id)
+        #expect(lines.contains { $0.contains(#""event":"wrapper","result":"error""#) && $0.contains("enforcce") }, "\(lines)")
+        sandbox.expectNothingLeft()
+    }
 }
+

@@ -73,7 +73,16 @@ struct MonitorSettingsTests {
     @Test func notOptedInWithoutTheAnnotation() throws {
         #expect(try MonitorSettings(annotations: [:]) == nil)
         #expect(try MonitorSettings(annotations: ["io.memguard.monitor": "false"]) == nil)
-        #expect(try MonitorSettings(annotations: ["io.memguard.mode": "enforce"]) == nil)
+        #expect(try MonitorSettings(annotations: ["io.other": "x"]) == nil)
+        // Explicitly off, settings and all.
+        #expect(try MonitorSettings(annotations: ["io.memguard.monitor": "false", "io.memguard.mode": "enforce"]) == nil)
+    }
+
+    @Test("a setting without the opt-in asks for protection that would silently not be there: an error")
+    func aSettingWithoutTheOptInIsAnError() {
+        #expect { try MonitorSettings(annotations: ["io.memguard.mode": "enforce"]) } throws: { error in
+            "\(error)".contains("io.memguard.mode is set but io.memguard.monitor is not")
+        }
     }
 
     @Test(arguments: ["TRUE", "True", "1", "yes", ""])
