@@ -22,6 +22,33 @@ struct MonitorHandle {
         }
         self.record = record
         pidfd = fd
+        // A monitor already killed can still look alive for a while (a SIGKILL waits until it
+        // leaves an uninterruptible wait, such as an RCU grace period in a map update); a
+        // signal to it would be lost with nobody left to tear down. It counts as gone, once it
+        // has exited.
+        if Self.isDying(pid) {
+            _ = waitExit(milliseconds: 2000)
+            close(fd)
+            return nil
+        }
+    }
+
+    /// True when `pid` has a SIGKILL pending or is exiting.
+    static func isDying(_ pid: Int32) -> Bool {
+        guard let status = try? FileSystem.readText("/proc/\(pid)/status", limit: 16384) else { return true }
+        for line in status.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == ":" || $0 == "\t" || $0 == " " })
+            guard fields.count >= 2 else { continue }
+            switch fields[0] {
+            case "State" where fields[1] == "Z" || fields[1] == "X":
+                return true
+            case "SigPnd", "ShdPnd":
+                if let mask = UInt64(fields[1], radix: 16), mask & (1 << (UInt64(SIGKILL) - 1)) != 0 { return true }
+            default:
+                continue
+            }
+        }
+        return false
     }
 
     func release() { close(pidfd) }

@@ -4,6 +4,7 @@ import MemguardMonitor
 import MemguardProbes
 import Testing
 @testable import MemguardDemo
+@testable import MemguardHook
 
 /// A `sleep` in a cgroup of its own: a stand-in container init for calling the hook
 /// directly (real cgroup, real kernel programs; no runtime).
@@ -90,6 +91,19 @@ extension Integration {
             let result = try sandbox.hook("createRuntime", stdin: huge)
             #expect(result.exit == 1)
             #expect(result.output.contains("larger than"), "\(result.output)")
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("a monitor with a SIGKILL pending or exiting counts as gone (poststop tears down for it)")
+        func dyingMonitorIsGone() throws {
+            let sandbox = try Sandbox()
+            let child = try ProcessRunner.start(["sleep", "30"], output: "/dev/null")
+            #expect(!MonitorHandle.isDying(child.pid))
+            #expect(kill(child.pid, SIGKILL) == 0)
+            // Not reaped yet: a zombie until waited for.
+            #expect(sandbox.waitFor(milliseconds: 2000) { MonitorHandle.isDying(child.pid) })
+            _ = ProcessRunner.wait(child)
+            #expect(MonitorHandle.isDying(child.pid))
             sandbox.expectNothingLeft()
         }
 
