@@ -10,7 +10,7 @@ work=$(mktemp -d /tmp/memguard-bench.XXXXXX)
 export MEMGUARD_LOG_DIR=$work/log MEMGUARD_STATE_DIR=$work/run MEMGUARD_METRICS_DIR=$work/metrics MEMGUARD_DATA_DIR=$work/data
 unified=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 cleanups=()
-cleanup() { for c in "${cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done; rm -rf "$work"; }
+cleanup() { for c in "${cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done; [ -n "${MEMGUARD_BENCH_KEEP:-}" ] && cp -a "$work/log" "$MEMGUARD_BENCH_KEEP"; rm -rf "$work"; }
 trap cleanup EXIT
 
 # Times come from bash's own clock ($EPOCHREALTIME, µs): no process is started to read it.

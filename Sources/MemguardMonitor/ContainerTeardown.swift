@@ -32,11 +32,10 @@ public enum ContainerTeardown {
         return Outcome(counters: counters, unloaded: unloaded)
     }
 
-    /// The container's files and the monitor's cgroup. The state file goes last: while it
-    /// exists, something of the container may still be there.
+    /// The container's files. The state file goes last: while it exists, something of the
+    /// container may still be there.
     public static func removeFiles(paths: MemguardPaths, container: ContainerID) {
         try? FileSystem.removeFile(paths.metricsFile(for: container))
-        if let cgroup = try? MonitorCgroup(container: container) { cgroup.remove() }
         try? FileSystem.removeFile(paths.stateFile(for: container))
     }
 

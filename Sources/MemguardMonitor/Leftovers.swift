@@ -3,8 +3,9 @@ import MemguardCore
 import MemguardProbes
 
 /// Everything memguard could leave behind on a host, found by looking, not by bookkeeping:
-/// kernel programs/maps/links named mg_*, pins, monitor processes, monitor cgroups and state
-/// files. Empty means the host is as it was.
+/// kernel programs/maps/links named mg_*, pins, monitor processes, memguard cgroups (none are
+/// made since monitors are capped by RLIMIT_DATA; still looked for) and state files. Empty
+/// means the host is as it was.
 public struct Leftovers: CustomStringConvertible {
     public var kernel = KernelObjects()
     public var pins: [String] = []

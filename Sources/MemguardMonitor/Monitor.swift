@@ -51,9 +51,6 @@ public final class Monitor {
     /// The shared scope map, for the container's kernel counters (opened after ready).
     var scopes: BPFMap?
     var nextSample: UInt64 = 0
-    /// The monitor's own cgroup, joined at `joinAt` (see `cgroupJoinDelayMilliseconds`).
-    var cgroup: MonitorCgroup?
-    var joinAt: UInt64?
 
     init(options: Options, log: EventLog) {
         self.options = options
@@ -78,9 +75,6 @@ public final class Monitor {
 
     func run() -> Int32 {
         let stopSignals = mg_stop_signalfd()
-        // The hook found the cgroup2 mount already: the container's directory lies below it.
-        let scope = options.scope
-        let cgroup = try? MonitorCgroup(container: options.container, unifiedRoot: String(scope.cgroupDir.dropLast(scope.cgroupPath.count)))
         var ring: OpaquePointer?
         do {
             guard stopSignals >= 0 else { throw MemguardError("creating a signalfd", errno: .current) }
@@ -90,7 +84,8 @@ public final class Monitor {
                 return 0
             }, Unmanaged.passUnretained(self).toOpaque(), nil)
             guard ring != nil else { throw MemguardError("opening the ring buffer", errno: .current) }
-            try log.write(startRecord(cgroup: cgroup))
+            try MonitorLimits.apply()
+            try log.write(startRecord())
             try writeState()
         } catch {
             let message = "monitor for container \(options.container): \(error)"
@@ -101,7 +96,6 @@ public final class Monitor {
         }
         Self.reportReady()
         // Off the container's start path from here.
-        self.cgroup = cgroup
         afterReady()
 
         let reason = loop(ring: ring!, signals: stopSignals)
@@ -142,23 +136,6 @@ public final class Monitor {
         }
         scopes = try? BPFMap(pinned: "\(options.paths.pinDir)/mg_scopes")
         sample()
-        joinAt = Clock.nanoseconds(CLOCK_MONOTONIC) + Self.cgroupJoinDelayMilliseconds * 1_000_000
-    }
-
-    /// Moving a process between cgroups makes every fork and exit on the host wait for an RCU
-    /// grace period (the cgroup threadgroup rwsem), which measured 1.5-3 ms on a runc start. The
-    /// monitor joins its own cgroup (memory limit) once the container has started, and a
-    /// monitor of a container that ends sooner never moves at all.
-    static let cgroupJoinDelayMilliseconds: UInt64 = 500
-
-    private func joinCgroup() {
-        joinAt = nil
-        do {
-            guard let cgroup else { throw MemguardError("no cgroup v2 mount for the monitor's cgroup") }
-            try cgroup.join()
-        } catch {
-            try? log.write(warningRecord("monitor runs outside its own cgroup, without a memory limit: \(error)"))
-        }
     }
 
     /// Every sample interval: the kernel's counters, the working set (and its alerts), and the
@@ -203,7 +180,6 @@ public final class Monitor {
             freezeIfAsked()
             let now = Clock.nanoseconds(CLOCK_MONOTONIC)
             if now >= nextSample { sample() }
-            if let at = joinAt, now >= at { joinCgroup() }
             if fds[1].revents != 0 {
                 let signal = mg_read_signal(signals)
                 return signal == SIGTERM ? "poststop" : "signal \(signal)"
@@ -255,7 +231,7 @@ public final class Monitor {
         if options.settings.mode == .learn, let kind = EventKind(rawValue: event.kind) { learner.observe(kind, exePath: exe) }
     }
 
-    private func startRecord(cgroup: MonitorCgroup?) -> JSONLine {
+    private func startRecord() -> JSONLine {
         var line = EventLog.record(options.container, event: "monitor-start")
         line.add("mode", options.settings.mode.rawValue)
         if options.settings.mode == .enforce { line.add("action", options.settings.action.rawValue) }
@@ -271,7 +247,7 @@ public final class Monitor {
         line.add("pidns_level", options.scope.pidnsLevel)
         line.add("init_pid", options.initPID)
         line.add("monitor_pid", getpid())
-        line.add("monitor_cgroups", cgroup?.directories.joined(separator: ",") ?? "none")
+        line.add("monitor_data_limit", UInt64(MonitorLimits.dataBytes))
         line.add("ring_bytes", ContainerProbe.ringSize)
         return line
     }
