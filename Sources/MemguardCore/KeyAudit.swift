@@ -34,6 +34,11 @@ public enum KeyAudit {
         guard let rootKeys = scanner.objectKeys(collectingInto: watched) else { return } // not an object: json-c reports it
         var seen: [String: String] = [:]
         for key in rootKeys.keys {
+            // json-c ends a key at a NUL: "annotations\u0000" would replace memguard's view of
+            // "annotations", while Go sees a field that does not exist.
+            if key.utf8.contains(0) {
+                throw MemguardError("\(what): a top-level key contains a NUL byte; refused as ambiguous")
+            }
             let folded = goFold(key)
             guard watched.contains(folded) else { continue }
             if key != folded {

@@ -25,6 +25,8 @@ struct HookStop {
             if let monitor = MonitorHandle(record) {
                 defer { monitor.release() }
                 monitor.signal(SIGTERM)
+                // A stopped monitor would never act on it (and nobody would tear down).
+                monitor.signal(SIGCONT)
                 try? log?.write(Hook.hookRecord(container, stage: stage, result: "stopping-monitor", started: started))
                 return 0
             }

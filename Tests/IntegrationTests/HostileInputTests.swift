@@ -75,6 +75,8 @@ extension Integration {
                 ("capitalised-annotations", Self.json(#"{"Annotations":{"io.memguard.monitor":"true"}}"#), false),
                 ("long-s-annotations", Self.json("{\"annotation\u{17F}\":{\"io.memguard.monitor\":\"true\"}}"), false),
                 ("kelvin-hooks", Self.json("{\"annotations\":{\"io.memguard.monitor\":\"true\"},\"hoo\u{212A}s\":{}}"), false),
+                // json-c ends a key at a NUL, so this would replace its annotations; Go ignores it.
+                ("nul-top-level-key", Self.json(#"{"annotations":{"io.memguard.monitor":"true"},"annotations\u0000":{"x":"y"}}"#), false),
                 ("long-s-poststop", Self.json("{\"annotations\":{\"io.memguard.monitor\":\"true\"},\"hooks\":{\"po\u{17F}tstop\":[]}}"), false),
                 ("annotations-array", Self.json(#"{"annotations":["io.memguard.monitor"]}"#), false),
                 ("monitor-bool", Self.json(#"{"annotations":{"io.memguard.monitor":true}}"#), false),

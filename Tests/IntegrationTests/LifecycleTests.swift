@@ -135,6 +135,22 @@ extension Integration {
             sandbox.expectNothingLeft()
         }
 
+        @Test("a stopped monitor (SIGSTOP) still stops at poststop, with its events")
+        func stoppedMonitor() throws {
+            let sandbox = try Sandbox()
+            let bundle = try sandbox.bundle("stopped", command: ["/mg-attack", "sleep", "0.3", "wx-mmap", "sleep", "30"])
+            #expect(ProcessRunner.wait(try sandbox.start(bundle, detached: true)) == 0)
+            let state = try #require(try StateRecord.load(sandbox.paths.stateFile(for: ContainerID(bundle.id))))
+            #expect(kill(state.monitorPID, SIGSTOP) == 0)
+            usleep(600_000)
+            #expect(try sandbox.runc("kill", bundle.id, "KILL") == 0)
+            #expect(sandbox.waitFor { (try? sandbox.runc("delete", bundle.id)) == 0 })
+            sandbox.waitForMonitorStop(bundle.id)
+            let log = try LogSummary(path: sandbox.logFile(bundle.id))
+            #expect(log.counts == [.wxMmap: 1] && log.stopped, "\(sandbox.logLines(bundle.id))")
+            sandbox.expectNothingLeft()
+        }
+
         @Test("a container without the opt-in annotation is left alone")
         func notOptedIn() throws {
             let sandbox = try Sandbox()

@@ -28,6 +28,9 @@ struct KeyAuditTests {
         #"{"linux":{"Seccomp":{}}}"#,
         #"{"hooks":{"CreateRuntime":[]}}"#,
         "{\"hooks\":{\"po\u{17F}tstop\":[]}}",
+        // A NUL ends the key for json-c: its "annotations" would be this one, Go's the real one.
+        #"{"annotations":{"io.memguard.monitor":"true"},"annotations\u0000":{"x":"y"}}"#,
+        #"{"linux":{},"linux\u0000x":{"seccomp":null}}"#,
     ])
     func ambiguitiesAreRefused(text: String) {
         #expect(audit(text)?.contains("ambiguous") == true, "\(audit(text) ?? "accepted")")
