@@ -28,7 +28,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define VM_EXEC 0x4
 #define SIGKILL 9
 #define SIGSTOP 19
-#define MG_MAX_CGROUP_DEPTH 12
+#define MG_MAX_CGROUP_DEPTH 32
 
 #define PTRACE_POKETEXT 4
 #define PTRACE_POKEDATA 5
@@ -105,49 +105,76 @@ struct scope_ref {
 	__u64 cgroup_id;
 };
 
-/* The scope of the current task: its cgroup or the nearest monitored ancestor (nested
- * cgroups inside a container), and then only if the task is in the container's PID
- * namespace. */
+/* Whether the task (its struct pid) lives in the scope's PID namespace. */
+static __always_inline int in_scope_pidns(struct mg_scope *s, struct pid *pid)
+{
+	__u32 want = s->pidns_level;
+	if (want >= MG_MAX_PIDNS_LEVEL || BPF_CORE_READ(pid, level) < want)
+		return 0;
+	struct upid up = {};
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[want]);
+	return BPF_CORE_READ(up.ns, ns.inum) == s->pidns_inum;
+}
+
+struct ancestor_walk {
+	__u64 cgid;       /* the task's own cgroup: the walk stops there */
+	__u64 pid;        /* struct pid * of the task, read with CO-RE */
+	__u64 best_id;    /* deepest registered ancestor whose PID namespace the task is in */
+	__u64 nearest_id; /* deepest registered cgroup at all (its own, else an ancestor) */
+	__u32 own;        /* the task's own cgroup is registered */
+};
+
+static long walk_ancestor(__u64 index, void *ctx)
+{
+	struct ancestor_walk *w = ctx;
+	__u64 ancestor = bpf_get_current_ancestor_cgroup_id((int)index + 1);
+	if (ancestor == 0 || ancestor == w->cgid)
+		return 1;
+	struct mg_scope *found = bpf_map_lookup_elem(&mg_scopes, &ancestor);
+	if (!found)
+		return 0;
+	if (!w->own)
+		w->nearest_id = ancestor;
+	if (in_scope_pidns(found, (struct pid *)w->pid))
+		w->best_id = ancestor;
+	return 0;
+}
+
+/* The scope of the current task: of its own cgroup and the monitored ancestors (nested
+ * cgroups inside a container), the deepest one whose PID namespace the task is in. So a
+ * monitored container inside another one's cgroup keeps its own processes, and a process of
+ * the outer container moved into the inner one's cgroup stays the outer one's. A task in no
+ * such scope is counted as foreign by the nearest one. */
 static __always_inline int current_scope(struct scope_ref *ref)
 {
 	__u64 cgid = bpf_get_current_cgroup_id();
-	struct mg_scope *s = bpf_map_lookup_elem(&mg_scopes, &cgid);
-
-	if (!s) {
-		/* Ancestors from the top down: the deepest registered one is the nearest, so a
-		 * monitored container inside another one's cgroup keeps its own processes. */
-		__u64 nearest = 0;
-		for (int level = 1; level <= MG_MAX_CGROUP_DEPTH; level++) {
-			__u64 ancestor = bpf_get_current_ancestor_cgroup_id(level);
-			if (ancestor == 0 || ancestor == cgid)
-				break;
-			struct mg_scope *found = bpf_map_lookup_elem(&mg_scopes, &ancestor);
-			if (found) {
-				s = found;
-				nearest = ancestor;
-			}
-		}
-		if (!s)
-			return 0;
-		cgid = nearest;
-	}
-
+	struct mg_scope *own = bpf_map_lookup_elem(&mg_scopes, &cgid);
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	__u32 want = s->pidns_level;
-	if (want >= MG_MAX_PIDNS_LEVEL || BPF_CORE_READ(pid, level) < want) {
-		__sync_fetch_and_add(&s->foreign_pidns, 1);
-		return 0;
+
+	if (own && in_scope_pidns(own, pid)) {
+		ref->scope = own;
+		ref->cgroup_id = cgid;
+		return 1;
 	}
-	struct upid up = {};
-	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[want]);
-	if (BPF_CORE_READ(up.ns, ns.inum) != s->pidns_inum) {
-		__sync_fetch_and_add(&s->foreign_pidns, 1);
-		return 0;
+	/* Ancestors from the top down, in a bpf_loop callback (verified once, not per level):
+	 * the last match is the deepest. */
+	struct ancestor_walk walk = { .cgid = cgid, .pid = (__u64)pid, .own = own != 0, .nearest_id = own ? cgid : 0 };
+	bpf_loop(MG_MAX_CGROUP_DEPTH, walk_ancestor, &walk, 0);
+	if (walk.best_id) {
+		struct mg_scope *best = bpf_map_lookup_elem(&mg_scopes, &walk.best_id);
+		if (best) {
+			ref->scope = best;
+			ref->cgroup_id = walk.best_id;
+			return 1;
+		}
 	}
-	ref->scope = s;
-	ref->cgroup_id = cgid;
-	return 1;
+	if (walk.nearest_id) {
+		struct mg_scope *nearest = bpf_map_lookup_elem(&mg_scopes, &walk.nearest_id);
+		if (nearest)
+			__sync_fetch_and_add(&nearest->foreign_pidns, 1);
+	}
+	return 0;
 }
 
 static __always_inline __u32 pid_at_level(struct pid *pid, __u32 level)

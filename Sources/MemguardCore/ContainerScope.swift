@@ -17,6 +17,10 @@ public struct ContainerScope: Sendable, Equatable {
         self.pidnsLevel = pidnsLevel
     }
 
+    /// The deepest cgroup level the kernel programs look at for a registered ancestor
+    /// (MG_MAX_CGROUP_DEPTH in bpf/memguard.bpf.c).
+    public static let maxDepth = 32
+
     /// Resolves the scope of process `pid`. `procRoot` and `mountInfo` exist for tests.
     public static func resolve(pid: Int32, procRoot: String = "/proc") throws -> ContainerScope {
         let proc = "\(procRoot)/\(pid)"
@@ -24,6 +28,10 @@ public struct ContainerScope: Sendable, Equatable {
         let path = try unifiedPath(cgroupFile: FileSystem.readText("\(proc)/cgroup"), pid: pid)
         guard path != "/" else {
             throw MemguardError("process \(pid) is in the root cgroup v2 directory; memguard scopes by cgroup and would watch the whole host")
+        }
+        let depth = path.split(separator: "/").count
+        guard depth <= maxDepth else {
+            throw MemguardError("cgroup \(path) is \(depth) levels deep; memguard follows a container's processes into its sub-cgroups only when its own cgroup is at most \(maxDepth) levels deep")
         }
         let dir = mount + path
         let id = try FileSystem.inode(of: dir).ino

@@ -151,6 +151,75 @@ extension Integration {
             sandbox.expectNothingLeft()
         }
 
+        @Test("a container cgroup 14 levels deep: its sub-cgroups' processes are its own; deeper than 32 is refused")
+        func deepCgroups() throws {
+            let sandbox = try Sandbox()
+            let unified = try ContainerScope.cgroup2Mount(mountInfo: FileSystem.readText("/proc/self/mountinfo"))
+            let top = "\(unified)/memguard-test-deep-\(getpid())"
+            var chain = [top]
+            for level in 2...13 { chain.append("\(chain.last!)/l\(level)") }
+            for dir in chain { #expect(mkdir(dir, 0o755) == 0 || errno == EEXIST) }
+            defer { for dir in chain.reversed() { rmdir(dir) } }
+            do {
+                let deep = try CgroupedSleeper(root: sandbox.root, under: chain.last!)
+                let start = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "deep", pid: deep.pid))
+                #expect(start.exit == 0, "\(start.output)")
+                let sub = "\(deep.cgroupDir)/sub"
+                #expect(mkdir(sub, 0o755) == 0)
+                let out = "\(sandbox.root)/deep.out"
+                let exit = try ProcessRunner.run(["/bin/sh", "-c", "echo $$ > \(sub)/cgroup.procs && exec \(sandbox.tools.attack) wx-mmap"], output: out)
+                #expect(exit == 0, "\((try? FileSystem.readText(out)) ?? "")")
+                #expect(try sandbox.hook("poststop", stdin: sandbox.state(id: "deep", pid: nil)).exit == 0)
+                sandbox.waitForMonitorStop("deep")
+                rmdir(sub)
+                #expect(try LogSummary(path: sandbox.logFile("deep")).counts == [.wxMmap: 1], "\(sandbox.logLines("deep"))")
+
+                var deeper = [deep.cgroupDir]
+                for level in 15...33 { deeper.append("\(deeper.last!)/m\(level)") }
+                for dir in deeper.dropFirst() { #expect(mkdir(dir, 0o755) == 0) }
+                defer { for dir in deeper.dropFirst().reversed() { rmdir(dir) } }
+                let tooDeep = try CgroupedSleeper(root: sandbox.root, under: deeper.last!)
+                let refused = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "too-deep", pid: tooDeep.pid))
+                #expect(refused.exit == 1 && refused.output.contains("levels deep"), "\(refused.output)")
+            }
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("a process of an outer container moved into a nested container's cgroup stays the outer one's")
+        func movedIntoNestedContainer() throws {
+            let sandbox = try Sandbox()
+            let outerPath = "/memguard-test-outer-\(getpid())"
+            func bundle(_ name: String, cgroupsPath: String) throws -> DemoBundle {
+                let b = try sandbox.bundle(name, command: ["/mg-attack", "sleep", "30"])
+                let path = "\(b.directory)/config.json"
+                let config = try OCIConfig(bytes: FileSystem.readFile(path), what: path)
+                config.set(["linux", "cgroupsPath"], string: cgroupsPath)
+                try FileSystem.writeAtomically(path, config.json)
+                return b
+            }
+            let outer = try bundle("outer", cgroupsPath: outerPath)
+            let inner = try bundle("inner", cgroupsPath: "\(outerPath)/inner")
+            for b in [outer, inner] { #expect(ProcessRunner.wait(try sandbox.start(b, detached: true)) == 0) }
+            // A process of the outer container, moved into the inner one's cgroup before it attacks.
+            let pidFile = "\(sandbox.root)/moved.pid"
+            #expect(try sandbox.runc("exec", "-d", "--pid-file", pidFile, outer.id, "/mg-attack", "sleep", "1", "wx-mmap", "sleep", "30") == 0)
+            let pid = try FileSystem.readText(pidFile).split(separator: "\n").first.map(String.init) ?? ""
+            let unified = try ContainerScope.cgroup2Mount(mountInfo: FileSystem.readText("/proc/self/mountinfo"))
+            let fd = open("\(unified)\(outerPath)/inner/cgroup.procs", O_WRONLY)
+            #expect(fd >= 0)
+            _ = try? FileSystem.writeAll(fd: fd, Array(pid.utf8), what: "cgroup.procs")
+            close(fd)
+            #expect(sandbox.waitFor { sandbox.logLines(outer.id).contains { $0.contains(#""event":"wx-mmap""#) } }, "\(sandbox.logLines(outer.id))")
+            for b in [inner, outer] {
+                #expect(try sandbox.runc("kill", b.id, "KILL") == 0)
+                #expect(sandbox.waitFor { (try? sandbox.runc("delete", b.id)) == 0 })
+                sandbox.waitForMonitorStop(b.id)
+            }
+            #expect(try LogSummary(path: sandbox.logFile(inner.id)).total == 0, "\(sandbox.logLines(inner.id))")
+            rmdir("\(unified)\(outerPath)")
+            sandbox.expectNothingLeft()
+        }
+
         @Test("a container without the opt-in annotation is left alone")
         func notOptedIn() throws {
             let sandbox = try Sandbox()
