@@ -70,6 +70,12 @@ struct MonitorHandle {
 
     /// Tears down what a monitor that is gone left behind, and writes its stop line for it.
     static func tearDownLost(_ record: StateRecord, container: ContainerID, paths: MemguardPaths, log: EventLog?, reason: String) throws {
+        // One teardown per lost monitor: two poststops at once would otherwise both write a
+        // stop line. The state file is claimed by renaming it; whoever cannot has lost the race.
+        let stateFile = paths.stateFile(for: container)
+        let claim = stateFile + ".teardown"
+        guard rename(stateFile, claim) == 0 else { return }
+        defer { unlink(claim) }
         // What the monitor had not read yet goes to the log now, not to the ring's next owner.
         let leftovers = log.map { LeftoverEvents(container: container, cgroupID: record.cgroupID, log: $0) }
         var unreadable: Error?
@@ -87,8 +93,9 @@ struct MonitorHandle {
         if !record.recordProfile.isEmpty {
             try? log?.write(ContainerTeardown.writeRecording(outcome, name: record.recordProfile, paths: paths, container: container))
         }
+        // What the dead monitor had delivered died with it: the count here is what poststop read.
         try? log?.write(ContainerTeardown.stopRecord(container: container, reason: reason, outcome: outcome,
                                                      delivered: leftovers?.delivered ?? 0, undecodable: leftovers?.undecodable ?? 0,
-                                                     previousOwner: leftovers?.previousOwner ?? 0))
+                                                     previousOwner: leftovers?.previousOwner ?? 0, deliveredKey: "read_by_poststop"))
     }
 }

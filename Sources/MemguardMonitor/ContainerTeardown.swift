@@ -62,7 +62,7 @@ public enum ContainerTeardown {
     /// The stop record: why, the kernel's per-kind counters, what was delivered and lost.
     /// `previousOwner`: events of the pooled ring's previous container, dropped (shown when any).
     public static func stopRecord(container: ContainerID, reason: String, outcome: Outcome?, delivered: UInt64, undecodable: UInt64,
-                                  previousOwner: UInt64 = 0) -> JSONLine {
+                                  previousOwner: UInt64 = 0, deliveredKey: String = "delivered") -> JSONLine {
         var line = EventLog.record(container, event: "monitor-stop")
         line.add("reason", reason)
         var counts = JSONLine()
@@ -78,7 +78,7 @@ public enum ContainerTeardown {
         } else {
             line.add("counts", object: counts)
         }
-        line.add("delivered", delivered)
+        line.add(deliveredKey, delivered)
         line.add("lost", lost)
         if previousOwner > 0 { line.add("dropped_previous_owner", previousOwner) }
         line.add("probes_unloaded", outcome?.unloaded ?? false)

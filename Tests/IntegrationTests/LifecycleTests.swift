@@ -62,7 +62,7 @@ extension Integration {
             let firstLog = try LogSummary(path: sandbox.logFile(first.id))
             #expect(firstLog.counts == [.wxMmap: 20], "\(sandbox.logLines(first.id))")
             let stop = sandbox.logLines(first.id).last ?? ""
-            #expect(stop.contains("monitor-lost") && stop.contains(#""delivered":20,"lost":0"#), "\(stop)")
+            #expect(stop.contains("monitor-lost") && stop.contains(#""read_by_poststop":20,"lost":0"#), "\(stop)")
 
             // The next container gets that ring (the lowest spare), with nothing of the first's in it.
             let second = try sandbox.run(sandbox.bundle("second", command: ["/mg-attack", "wx-mmap"]))
@@ -217,6 +217,26 @@ extension Integration {
             }
             #expect(try LogSummary(path: sandbox.logFile(inner.id)).total == 0, "\(sandbox.logLines(inner.id))")
             rmdir("\(unified)\(outerPath)")
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("two poststops at once for a lost monitor: one teardown, one stop line")
+        func concurrentPoststop() throws {
+            let sandbox = try Sandbox()
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            #expect(try sandbox.hook("createRuntime", stdin: sandbox.state(id: "twice", pid: sleeper.pid)).exit == 0)
+            let record = try #require(try StateRecord.load(sandbox.paths.stateFile(for: ContainerID("twice"))))
+            #expect(kill(record.monitorPID, SIGKILL) == 0)
+            #expect(sandbox.waitFor { Leftovers.monitorProcesses().isEmpty })
+            let stop = "\(sandbox.root)/twice-stop.json"
+            try FileSystem.writeAtomically(stop, String(decoding: sandbox.state(id: "twice", pid: nil), as: UTF8.self))
+            let env = sandbox.paths.environment + sandbox.hookEnvironment
+            let hook = "\(sandbox.tools.memguard) hook poststop < \(stop)"
+            #expect(ProcessRunner.wait(try ProcessRunner.start(["/bin/sh", "-c", "\(hook) & \(hook); wait"], output: "\(sandbox.root)/twice.out", environment: env)) == 0)
+            sandbox.waitForMonitorStop("twice")
+            let stops = sandbox.logLines("twice").filter { $0.contains(#""event":"monitor-stop""#) }
+            #expect(stops.count == 1, "\(sandbox.logLines("twice"))")
+            withExtendedLifetime(sleeper) {}
             sandbox.expectNothingLeft()
         }
 
