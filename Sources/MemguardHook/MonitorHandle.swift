@@ -74,7 +74,10 @@ struct MonitorHandle {
         // stop line. The state file is claimed by renaming it; whoever cannot has lost the race.
         let stateFile = paths.stateFile(for: container)
         let claim = stateFile + ".teardown"
-        guard rename(stateFile, claim) == 0 else { return }
+        if rename(stateFile, claim) != 0 {
+            if errno == ENOENT { return }
+            throw MemguardError("claiming \(stateFile) for the teardown", errno: .current)
+        }
         defer { unlink(claim) }
         // What the monitor had not read yet goes to the log now, not to the ring's next owner.
         let leftovers = log.map { LeftoverEvents(container: container, cgroupID: record.cgroupID, log: $0) }
