@@ -178,8 +178,7 @@ public final class Monitor {
             if rc < 0 && errno != EINTR { return "poll failed: \(Errno.current)" }
             if fds[0].revents != 0 { drain(ring) }
             freezeIfAsked()
-            let now = Clock.nanoseconds(CLOCK_MONOTONIC)
-            if now >= nextSample { sample() }
+            if Clock.nanoseconds(CLOCK_MONOTONIC) >= nextSample { sample() }
             if fds[1].revents != 0 {
                 let signal = mg_read_signal(signals)
                 return signal == SIGTERM ? "poststop" : "signal \(signal)"

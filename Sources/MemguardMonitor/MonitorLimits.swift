@@ -11,8 +11,13 @@ import MemguardCore
 public enum MonitorLimits {
     public static let dataBytes: rlim_t = 64 << 20
 
+    /// Never raises a stricter limit the monitor inherited from the runtime.
     public static func apply() throws {
-        var limit = rlimit(rlim_cur: dataBytes, rlim_max: dataBytes)
-        try sys("setting RLIMIT_DATA of the monitor") { setrlimit(__rlimit_resource_t(RLIMIT_DATA.rawValue), &limit) }
+        let resource = __rlimit_resource_t(RLIMIT_DATA.rawValue)
+        var limit = rlimit()
+        try sys("reading RLIMIT_DATA of the monitor") { getrlimit(resource, &limit) }
+        let capped = min(limit.rlim_max, dataBytes)
+        limit = rlimit(rlim_cur: min(limit.rlim_cur, capped), rlim_max: capped)
+        try sys("setting RLIMIT_DATA of the monitor") { setrlimit(resource, &limit) }
     }
 }
