@@ -30,11 +30,11 @@ die() { echo "install.sh: error: $*" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
-# containerd, umoci, podman, prometheus-node-exporter and curl: the integration tests (a private
-# containerd with an image built offline, podman with memguard's hooks.d entries, a real
-# textfile-collector scrape).
+# containerd, umoci, podman, prometheus-node-exporter, curl and strace: the integration tests (a
+# private containerd with an image built offline, podman with memguard's hooks.d entries, a real
+# textfile-collector scrape, a hook killed at its hand-over to the monitor).
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev libseccomp-dev libjson-c-dev bpftool runc
-	busybox-static pkg-config gcc libc6-dev linux-libc-dev containerd umoci podman prometheus-node-exporter curl)
+	busybox-static pkg-config gcc libc6-dev linux-libc-dev containerd umoci podman prometheus-node-exporter curl strace)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

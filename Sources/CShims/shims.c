@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -43,11 +44,28 @@ int mg_open_in_root(int rootfd, const char *path, int flags)
 	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
 }
 
-pid_t mg_fork_detached(int ring, int pidfd, int ready)
+static void mg_stop_set(sigset_t *set)
 {
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+pid_t mg_fork_detached(int ring, int pidfd, int go, int log)
+{
+	/* The stop signals are blocked across the fork: a SIGTERM sent before the monitor has
+	   its signalfd stays pending for it instead of killing it. */
+	sigset_t stop, saved;
+	mg_stop_set(&stop);
+	sigprocmask(SIG_BLOCK, &stop, &saved);
 	pid_t pid = fork();
-	if (pid != 0)
+	if (pid != 0) {
+		int saved_errno = errno;
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		errno = saved_errno;
 		return pid;
+	}
 	setsid();
 	int null = open("/dev/null", O_RDWR);
 	dup2(null, 0);
@@ -55,12 +73,22 @@ pid_t mg_fork_detached(int ring, int pidfd, int ready)
 	dup2(null, 2);
 	dup2(ring, 3);
 	dup2(pidfd, 4);
-	dup2(ready, 5);
-	close_range(6, ~0U, 0);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	dup2(go, 5);
+	dup2(log, 6);
+	close_range(7, ~0U, 0);
+	sigprocmask(SIG_SETMASK, &stop, NULL);
 	return 0;
+}
+
+int mg_socketpair_cloexec(int fds[2])
+{
+	return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+}
+
+int mg_send_byte(int fd, char byte)
+{
+	/* MSG_NOSIGNAL: a monitor that already died is an error to report, not a SIGPIPE. */
+	return (int)send(fd, &byte, 1, MSG_NOSIGNAL);
 }
 
 extern char **environ;
@@ -97,11 +125,6 @@ void mg_set_cmdline(const char *text, size_t length)
 	memcpy(area, text, length < room - 1 ? length : room - 1);
 }
 
-int mg_pipe_cloexec(int fds[2])
-{
-	return pipe2(fds, O_CLOEXEC);
-}
-
 short mg_posix_spawn_setsid(void)
 {
 	return POSIX_SPAWN_SETSID;
@@ -110,10 +133,7 @@ short mg_posix_spawn_setsid(void)
 int mg_stop_signalfd(void)
 {
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	mg_stop_set(&set);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
 		return -1;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

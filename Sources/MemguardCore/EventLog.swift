@@ -4,7 +4,7 @@ import Glibc
 /// the hook and the monitor (two processes) can both write whole lines without interleaving.
 public final class EventLog {
     public let path: String
-    private let fd: Int32
+    public private(set) var fd: Int32
     private var pending: [UInt8] = []
 
     public init(paths: MemguardPaths, container: ContainerID) throws {
@@ -18,6 +18,11 @@ public final class EventLog {
         }
         self.path = path
         self.fd = fd
+    }
+
+    /// In a forked child that got this log's file as `fd` (the original number was closed).
+    public func adopt(descriptor: Int32) {
+        fd = descriptor
     }
 
     deinit {

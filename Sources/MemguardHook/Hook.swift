@@ -20,7 +20,6 @@ public enum Hook {
 
     public struct Options {
         public var paths = MemguardPaths.fromEnvironment()
-        public var readyTimeoutMilliseconds: Int32 = 5000
         /// How long a monitor waits for poststop once its container's processes are gone
         /// (MEMGUARD_EXIT_GRACE_MS), before it cleans up on its own.
         public var exitGraceMilliseconds = 2000

@@ -134,8 +134,7 @@ struct HookStart {
         let monitorOptions = Monitor.Options(container: container, paths: paths, scope: scope, settings: settings,
                                              initPID: pid, exitGraceMilliseconds: options.exitGraceMilliseconds)
         do {
-            try MonitorLauncher.start(monitorOptions, ringFD: registration.ringFD, initPidfd: pidfd,
-                                          timeoutMilliseconds: options.readyTimeoutMilliseconds)
+            try MonitorLauncher.start(Monitor(options: monitorOptions, log: log), ringFD: registration.ringFD, initPidfd: pidfd)
         } catch {
             _ = try? ContainerTeardown.detach(cgroupID: scope.cgroupID, paths: paths)
             ContainerTeardown.removeFiles(paths: paths, container: container)

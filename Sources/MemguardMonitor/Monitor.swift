@@ -13,7 +13,11 @@ public final class Monitor {
     public enum InheritedFD {
         public static let ring: Int32 = 3
         public static let initPidfd: Int32 = 4
-        public static let ready: Int32 = 5
+        /// The hook's go-ahead: one byte once the state file and the start line are written.
+        /// EOF without it: the hook failed or was killed after the fork.
+        public static let go: Int32 = 5
+        /// The container's log, opened by the hook (the start line is the hook's).
+        public static let log: Int32 = 6
     }
 
     public struct Options {
@@ -36,7 +40,7 @@ public final class Monitor {
     }
 
     let options: Options
-    let log: EventLog
+    public let log: EventLog
     var records = EventRecord()
     var delivered: UInt64 = 0
     var undecodable: UInt64 = 0
@@ -52,7 +56,8 @@ public final class Monitor {
     var scopes: BPFMap?
     var nextSample: UInt64 = 0
 
-    init(options: Options, log: EventLog) {
+    /// Built by the hook before it forks; the forked child runs it.
+    public init(options: Options, log: EventLog) {
         self.options = options
         self.log = log
         metrics = Metrics(container: options.container, startTime: Double(Clock.nanoseconds(CLOCK_REALTIME)) / 1e9)
@@ -60,50 +65,41 @@ public final class Monitor {
         freezer = ContainerFreezer(cgroupDir: options.scope.cgroupDir)
     }
 
-    /// Runs the monitor to the end; returns the process exit code. Set-up failures before
-    /// "ready" are sent to the hook through the ready pipe, which shows them to the runtime.
-    public static func run(_ options: Options) -> Int32 {
-        let log: EventLog
-        do {
-            log = try EventLog(paths: options.paths, container: options.container)
-        } catch {
-            reportNotReady("\(error)")
-            return 1
-        }
-        return Monitor(options: options, log: log).run()
-    }
-
-    func run() -> Int32 {
+    /// Runs the monitor (in the child the hook forked) to the end; returns the exit code.
+    /// Nobody waits for it to start reading: the kernel fills the container's ring from the
+    /// registration on, and a monitor that cannot read it leaves it to poststop.
+    public func run() -> Int32 {
+        log.adopt(descriptor: InheritedFD.log)
+        // Set up while the hook writes the state file and the start line; no log line before
+        // the go-ahead, so the start line comes first.
         let stopSignals = mg_stop_signalfd()
-        var ring: OpaquePointer?
-        do {
-            guard stopSignals >= 0 else { throw MemguardError("creating a signalfd", errno: .current) }
-            ring = ring_buffer__new(InheritedFD.ring, { ctx, data, size in
-                guard let ctx, let data else { return 0 }
-                Unmanaged<Monitor>.fromOpaque(ctx).takeUnretainedValue().handle(data, size)
-                return 0
-            }, Unmanaged.passUnretained(self).toOpaque(), nil)
-            guard ring != nil else { throw MemguardError("opening the ring buffer", errno: .current) }
-            try MonitorLimits.apply()
-            try log.write(startRecord())
-            try writeState()
-        } catch {
-            let message = "monitor for container \(options.container): \(error)"
-            try? log.write(failureRecord(message))
-            ContainerTeardown.removeFiles(paths: options.paths, container: options.container)
-            Self.reportNotReady(message)
-            return 1
+        let signalfdErrno = Errno.current
+        let ring = ring_buffer__new(InheritedFD.ring, { ctx, data, size in
+            guard let ctx, let data else { return 0 }
+            Unmanaged<Monitor>.fromOpaque(ctx).takeUnretainedValue().handle(data, size)
+            return 0
+        }, Unmanaged.passUnretained(self).toOpaque(), nil)
+        let ringErrno = Errno.current
+        guard Self.awaitGoAhead() else { return finishEarly(ring, reason: "hook-ended-before-start") }
+        guard stopSignals >= 0, let ring else {
+            let cause = stopSignals < 0 ? MemguardError("creating a signalfd", errno: signalfdErrno)
+                                        : MemguardError("opening the ring buffer", errno: ringErrno)
+            applyFailurePolicy(cause)
+            return finishEarly(ring, reason: "monitor-setup-failed")
         }
-        Self.reportReady()
-        // Off the container's start path from here.
+        do {
+            try MonitorLimits.apply()
+        } catch {
+            try? log.write(warningRecord("the monitor runs without its memory cap: \(error)"))
+        }
         afterReady()
 
-        let reason = loop(ring: ring!, signals: stopSignals)
+        let reason = loop(ring: ring, signals: stopSignals)
         var outcome: ContainerTeardown.Outcome?
         do {
-            outcome = try ContainerTeardown.detach(cgroupID: options.scope.cgroupID, paths: options.paths) { _, _ in drain(ring!) }
+            outcome = try ContainerTeardown.detach(cgroupID: options.scope.cgroupID, paths: options.paths) { _, _ in drain(ring) }
         } catch {
-            drain(ring!)
+            drain(ring)
             try? log.write(failureRecord("tearing down the kernel side for container \(options.container): \(error)"))
         }
         ring_buffer__free(ring)
@@ -119,6 +115,61 @@ public final class Monitor {
                                                     delivered: delivered, undecodable: undecodable, previousOwner: previousOwner))
         ContainerTeardown.removeFiles(paths: options.paths, container: options.container)
         return 0
+    }
+
+    /// Blocks until the hook's go-ahead byte (true) or EOF (false).
+    static func awaitGoAhead() -> Bool {
+        var byte: UInt8 = 0
+        while true {
+            let n = read(InheritedFD.go, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            close(InheritedFD.go)
+            return n == 1
+        }
+    }
+
+    /// The monitor cannot read its container's events, and the hook has already let the start
+    /// go on (it no longer waits for the monitor): the container's failure policy decides, as the
+    /// hook's would have. closed: every process in the container's cgroup is killed; open: it
+    /// runs unmonitored. Either way the log says so.
+    private func applyFailurePolicy(_ cause: MemguardError) {
+        let message = "monitor for container \(options.container): \(cause)"
+        guard options.settings.failure == .closed else {
+            var line = failureRecord(message)
+            line.add("failure", "open")
+            line.add("warning", "the container runs UNMONITORED")
+            try? log.write(line)
+            return
+        }
+        var line = failureRecord(message)
+        line.add("failure", "closed")
+        do {
+            try ContainerKiller.kill(cgroupDir: options.scope.cgroupDir, initPidfd: InheritedFD.initPidfd)
+            line.add("action", "container-killed")
+        } catch {
+            line.add("action", "none")
+            line.add("kill_error", "\(error)")
+        }
+        try? log.write(line)
+    }
+
+    /// The hook ended after the fork without confirming (the runtime fails the start, and no
+    /// state file names this monitor), or the monitor could not set up: it undoes the
+    /// registration and removes the container's files itself.
+    private func finishEarly(_ ring: OpaquePointer?, reason: String) -> Int32 {
+        var outcome: ContainerTeardown.Outcome?
+        do {
+            outcome = try ContainerTeardown.detach(cgroupID: options.scope.cgroupID, paths: options.paths) { _, _ in
+                if let ring { self.drain(ring) }
+            }
+        } catch {
+            try? log.write(failureRecord("tearing down the kernel side for container \(options.container): \(error)"))
+        }
+        if let ring { ring_buffer__free(ring) }
+        try? log.write(ContainerTeardown.stopRecord(container: options.container, reason: reason, outcome: outcome,
+                                                    delivered: delivered, undecodable: undecodable, previousOwner: previousOwner))
+        ContainerTeardown.removeFiles(paths: options.paths, container: options.container)
+        return 1
     }
 
     /// Inserts a spare ring buffer for the next container if none is left, and takes the first
@@ -230,7 +281,8 @@ public final class Monitor {
         if options.settings.mode == .learn, let kind = EventKind(rawValue: event.kind) { learner.observe(kind, exePath: exe) }
     }
 
-    private func startRecord() -> JSONLine {
+    /// The log's first line, written by the hook once the monitor is forked.
+    public func startRecord(monitorPID: pid_t) -> JSONLine {
         var line = EventLog.record(options.container, event: "monitor-start")
         line.add("mode", options.settings.mode.rawValue)
         if options.settings.mode == .enforce { line.add("action", options.settings.action.rawValue) }
@@ -245,8 +297,8 @@ public final class Monitor {
         line.add("pidns", options.scope.pidnsInode)
         line.add("pidns_level", options.scope.pidnsLevel)
         line.add("init_pid", options.initPID)
-        line.add("monitor_pid", getpid())
-        line.add("monitor_data_limit", UInt64(MonitorLimits.dataBytes))
+        line.add("monitor_pid", monitorPID)
+        line.add("monitor_data_limit", UInt64(MonitorLimits.cap()))
         line.add("ring_bytes", ContainerProbe.ringSize)
         return line
     }
@@ -265,23 +317,18 @@ public final class Monitor {
         return line
     }
 
-    private func writeState() throws {
+    /// The state file that lets poststop, `ps` and the next start find this monitor; written
+    /// by the hook once the monitor is forked.
+    public func writeState(monitorPID: pid_t) throws {
         try FileSystem.makeDirectories(options.paths.containersDir)
+        guard let started = processStartTime(monitorPID) else {
+            throw MemguardError("the monitor (pid \(monitorPID)) exited as it started")
+        }
         let record = StateRecord(containerID: options.container.raw, cgroupID: options.scope.cgroupID,
                                  cgroupPath: options.scope.cgroupPath, pidnsInode: options.scope.pidnsInode,
-                                 initPID: options.initPID, monitorPID: getpid(),
-                                 monitorStart: processStartTime(getpid()) ?? 0, mode: options.settings.mode.rawValue,
+                                 initPID: options.initPID, monitorPID: monitorPID,
+                                 monitorStart: started, mode: options.settings.mode.rawValue,
                                  recordProfile: options.settings.recordProfile ?? "", action: options.settings.action.rawValue)
         try FileSystem.writeAtomically(options.paths.stateFile(for: options.container), record.text)
-    }
-
-    static func reportReady() {
-        _ = try? FileSystem.writeAll(fd: InheritedFD.ready, Array("ok\n".utf8), what: "ready pipe")
-        close(InheritedFD.ready)
-    }
-
-    static func reportNotReady(_ message: String) {
-        _ = try? FileSystem.writeAll(fd: InheritedFD.ready, Array("error \(message)\n".utf8), what: "ready pipe")
-        close(InheritedFD.ready)
     }
 }

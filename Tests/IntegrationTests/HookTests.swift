@@ -32,6 +32,13 @@ final class CgroupedSleeper {
     }
 }
 
+/// Alive and not a zombie (a killed child of the test stays one until it is waited for).
+func isRunning(_ pid: Int32) -> Bool {
+    guard let stat = try? FileSystem.readText("/proc/\(pid)/stat", limit: 4096),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return !stat[stat.index(after: close)...].hasPrefix(" Z")
+}
+
 extension Sandbox {
     struct HookResult {
         var exit: Int32
@@ -39,8 +46,8 @@ extension Sandbox {
     }
 
     /// Runs `memguard hook <stage>` with `stdin` as the state, the sandbox's paths and any
-    /// `environment` overrides (later entries win).
-    func hook(_ stage: String, stdin: [UInt8], environment: [String] = []) throws -> HookResult {
+    /// `environment` overrides (later entries win), under `wrapper` (e.g. strace) if given.
+    func hook(_ stage: String, stdin: [UInt8], environment: [String] = [], wrapper: [String] = []) throws -> HookResult {
         let input = "\(root)/stdin-\(Clock.nanoseconds(CLOCK_MONOTONIC))"
         let fd = open(input, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         try FileSystem.writeAll(fd: fd, stdin, what: input)
@@ -48,7 +55,7 @@ extension Sandbox {
         let output = input + ".out"
         let overridden = Set(environment.map { $0.prefix { $0 != "=" } })
         let env = (paths.environment + hookEnvironment).filter { !overridden.contains($0.prefix { $0 != "=" }) } + environment
-        let process = try ProcessRunner.start([tools.memguard, "hook", stage], output: output, environment: env, stdin: input)
+        let process = try ProcessRunner.start(wrapper + [tools.memguard, "hook", stage], output: output, environment: env, stdin: input)
         let exit = ProcessRunner.wait(process)
         return HookResult(exit: exit, output: (try? FileSystem.readText(output)) ?? "")
     }
@@ -105,6 +112,82 @@ extension Integration {
             _ = ProcessRunner.wait(child)
             #expect(MonitorHandle.isDying(child.pid))
             sandbox.expectNothingLeft()
+        }
+
+        /// strace running the hook with `arguments` (fault injection into real processes).
+        static func strace(_ arguments: [String]) throws -> [String] {
+            let strace = try #require(["/usr/bin/strace", "/bin/strace"].first { (path: String) in access(path, X_OK) == 0 },
+                                      "strace is missing: run ./install.sh")
+            return [strace, "-qq", "-o", "/dev/null"] + arguments
+        }
+
+        /// strace (not following forks, so only the hook) makes the hook's hand-over to the
+        /// monitor, its only sendto, fail or die: real processes, real kernel programs.
+        static func interceptHandOver(_ action: String) throws -> [String] {
+            try strace(["-e", "trace=sendto", "-e", "inject=sendto:\(action)"])
+        }
+
+        @Test("a hand-over to the monitor that fails kills the monitor and undoes the registration")
+        func failedHandOver() throws {
+            let sandbox = try Sandbox()
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "handover", pid: sleeper.pid),
+                                          wrapper: Self.interceptHandOver("error=EPIPE"))
+            #expect(result.exit == 1)
+            #expect(result.output.contains("handing over to the monitor") && result.output.contains("Broken pipe"), "\(result.output)")
+            #expect(Leftovers.monitorProcesses().isEmpty)
+            #expect(!FileSystem.exists(sandbox.paths.stateFile(for: try ContainerID("handover"))))
+            // The log says why the monitor that was announced never ran.
+            let last = sandbox.logLines("handover").last ?? ""
+            #expect(last.contains(#""result":"error""#) && last.contains("handing over to the monitor"), "\(last)")
+            sandbox.expectNothingLeft()
+        }
+
+        @Test("a hook killed after forking the monitor: the monitor tears down and says why")
+        func hookKilledAtHandOver() throws {
+            let sandbox = try Sandbox()
+            let sleeper = try CgroupedSleeper(root: sandbox.root)
+            let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "orphaned", pid: sleeper.pid),
+                                          wrapper: Self.interceptHandOver("signal=KILL"))
+            #expect(result.exit != 0)
+            let stopped = sandbox.waitFor { sandbox.logLines("orphaned").last?.contains(#""event":"monitor-stop""#) == true }
+            let lines = sandbox.logLines("orphaned")
+            #expect(stopped, "\(lines)")
+            #expect(lines.first?.contains(#""event":"monitor-start""#) == true, "\(lines)")
+            #expect(lines.last?.contains("hook-ended-before-start") == true, "\(lines)")
+            #expect(sandbox.waitFor { Leftovers.monitorProcesses().isEmpty })
+            sandbox.expectNothingLeft()
+        }
+
+        /// strace following the fork into the monitor, failing its epoll_create1 (the first
+        /// call of ring_buffer__new; the hook makes none): a monitor that cannot read its ring.
+        static let failMonitorRing = ["-f", "-e", "trace=epoll_create1", "-e", "inject=epoll_create1:error=EMFILE"]
+
+        @Test("a monitor that cannot open its ring: failure=closed kills the container, failure=open lets it run, both say so")
+        func monitorSetupFails() throws {
+            for failure in ["closed", "open"] {
+                let sandbox = try Sandbox()
+                let sleeper = try CgroupedSleeper(root: sandbox.root)
+                if failure == "open" { try sandbox.hostPolicy(#"{"failure":"open"}"#) }
+                let result = try sandbox.hook("createRuntime", stdin: sandbox.state(id: "nosetup", pid: sleeper.pid),
+                                              wrapper: Self.strace(Self.failMonitorRing))
+                #expect(result.exit == 0, "\(result.output)")
+                let lines = sandbox.logLines("nosetup")
+                let error = lines.first { $0.contains(#""event":"monitor-error""#) } ?? ""
+                #expect(error.contains("opening the ring buffer") && error.contains("Too many open files"), "\(lines)")
+                #expect(error.contains(#""failure":"\#(failure)""#), "\(error)")
+                #expect(lines.last?.contains("monitor-setup-failed") == true, "\(lines)")
+                #expect(!FileSystem.exists(sandbox.paths.stateFile(for: try ContainerID("nosetup"))))
+                if failure == "closed" {
+                    #expect(error.contains(#""action":"container-killed""#), "\(error)")
+                    #expect(sandbox.waitFor { !isRunning(sleeper.pid) }, "the container still runs")
+                } else {
+                    #expect(error.contains("UNMONITORED"), "\(error)")
+                    #expect(isRunning(sleeper.pid), "the container was killed under failure=open")
+                }
+                #expect(Leftovers.monitorProcesses().isEmpty)
+                sandbox.expectNothingLeft()
+            }
         }
 
         @Test func notOptedInIsANoOp() throws {

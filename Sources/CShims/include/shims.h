@@ -10,10 +10,14 @@ struct bpf_object;
 
 /* prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to the caller. */
 int mg_set_child_subreaper(void);
-int mg_pipe_cloexec(int fds[2]);
-/* Forks a detached child (new session, stdio on /dev/null, no signals blocked) that keeps only
- * ring, pidfd and ready, as fds 3, 4 and 5. Returns as fork() does. The sources must be >= 6. */
-pid_t mg_fork_detached(int ring, int pidfd, int ready);
+/* Forks a detached child (new session, stdio on /dev/null, only SIGTERM, SIGINT and SIGHUP
+ * blocked, for its signalfd) that keeps only ring, pidfd, go and log, as fds 3, 4, 5 and 6.
+ * Returns as fork() does. The sources must be >= 7. */
+pid_t mg_fork_detached(int ring, int pidfd, int go, int log);
+/* socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC). */
+int mg_socketpair_cloexec(int fds[2]);
+/* Sends one byte without raising SIGPIPE: 1, or -1 with errno (EPIPE: the peer is gone). */
+int mg_send_byte(int fd, char byte);
 /* Rewrites the process's command line (what /proc/<pid>/cmdline shows) in the memory of its
  * original arguments: `text` with NULs between words, cut to fit. */
 void mg_set_cmdline(const char *text, size_t length);
