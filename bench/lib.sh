@@ -65,3 +65,12 @@ sleeper() {
 }
 waitclean() { for _ in $(seq 1 100); do [ -z "$(ls -A "$work/run/containers" 2>/dev/null)" ] && return; sleep 0.05; done; }
 machine() { echo "$(uname -r), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"; }
+# The peer a user would otherwise pick is measured in the same run: bpftrace from Debian,
+# installed here if it is missing (benchmarks only; install.sh does not need it).
+need_peer() {
+	command -v bpftrace >/dev/null && return
+	echo "installing bpftrace (the peer measured alongside memguard)" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bpftrace >/dev/null 2>&1 ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bpftrace >/dev/null; } ||
+		{ echo "bpftrace could not be installed: the peer comparison needs it (apt-get install bpftrace)" >&2; exit 1; }
+}

@@ -6,6 +6,7 @@
 # bpftrace script doing the same kind of W^X filter, for comparison.
 #   bench/syscall-cost.sh [CALLS]     (default 200000; root, after ./install.sh)
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lib.sh"
+need_peer
 calls=${1:-200000}
 cc -O2 -o "$work/cost" "$here/syscall-cost.c"
 cc -O2 -static -o "$work/cost-static" "$here/syscall-cost.c"
@@ -32,11 +33,9 @@ for n in 1 10 50; do
 done
 row "inside a monitored container (50 others)" $(inside)
 for c in "${cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done; cleanups=(); waitclean; sleep 1
-if command -v bpftrace >/dev/null; then
-	mkdir -p "$unified/mgbench-bt"
-	bpftrace -e 'tracepoint:syscalls:sys_enter_mprotect /cgroup == cgroupid("'"$unified"'/mgbench-bt") && (args->prot & 6) == 6/ { printf("%d wx\n", pid); }' >/dev/null 2>&1 &
-	bt=$!; sleep 4
-	row "outside, under bpftrace (peer)" $("$work/cost" "$calls")
-	kill "$bt"; wait "$bt" 2>/dev/null || true; rmdir "$unified/mgbench-bt"
-fi
+mkdir -p "$unified/mgbench-bt"
+bpftrace -e 'tracepoint:syscalls:sys_enter_mprotect /cgroup == cgroupid("'"$unified"'/mgbench-bt") && (args->prot & 6) == 6/ { printf("%d wx\n", pid); }' >/dev/null 2>&1 &
+bt=$!; sleep 4
+row "outside, under bpftrace (peer)" $("$work/cost" "$calls")
+kill "$bt"; wait "$bt" 2>/dev/null || true; rmdir "$unified/mgbench-bt"
 echo "reproduce: bench/syscall-cost.sh $calls   ($(machine))"

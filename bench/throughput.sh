@@ -5,6 +5,7 @@
 # and the same burst under a bpftrace script with a cgroup filter (the peer a user might pick).
 #   bench/throughput.sh [EVENTS]     (default 150000; root, after ./install.sh)
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lib.sh"
+need_peer
 events=${1:-150000}
 bundle "$work/burst" '{"io.memguard.monitor":"true"}' yes "[\"/mg-attack\",\"sleep\",\"0.5\",\"loop\",\"wx-flip\",\"$events\",\"sleep\",\"1\"]"
 # In the foreground (in the background of this shell): polling `runc state` during the burst
@@ -30,17 +31,15 @@ awk -v n="$logged" -v s="$span" -v l="$lost" 'BEGIN { printf "  memguard: %d eve
 echo "  monitor resident memory: ${rss} kB (${anon} kB anonymous; the rest is the shared binary)"
 echo "  BPF memory per container: ring buffer ${ring:-?} bytes; the shared scope map ${scopes:-?} bytes for all containers"
 
-if command -v bpftrace >/dev/null; then
-	mkdir -p "$unified/mgbench-bt"
-	bpftrace -e 'tracepoint:syscalls:sys_enter_mprotect /cgroup == cgroupid("'"$unified"'/mgbench-bt") && (args->prot & 6) == 6/ { printf("%d %s wx %lx\n", pid, comm, args->start); }' > "$work/bt.out" 2>&1 &
-	bt=$!; sleep 4
-	t0=$(stamp)
-	sh -c "echo \$\$ > $unified/mgbench-bt/cgroup.procs; exec $attack loop wx-flip $events" >/dev/null
-	t=$(( ($(stamp) - t0) / 1000 ))
-	sleep 1; kill -INT "$bt"; wait "$bt" 2>/dev/null || true
-	rmdir "$unified/mgbench-bt"
-	seen=$(grep -c ' wx ' "$work/bt.out" || true)
-	btlost=$( { grep -o 'Lost [0-9]* events' "$work/bt.out" || true; } | awk '{s+=$2} END {print s+0}')
-	awk -v n="$seen" -v us="$t" -v l="$btlost" -v e="$events" 'BEGIN { printf "  bpftrace (peer): %d of %d events printed in %.3f s = %.0f events/s, lost %d\n", n, e, us/1e6, n/(us/1e6), l }'
-fi
+mkdir -p "$unified/mgbench-bt"
+bpftrace -e 'tracepoint:syscalls:sys_enter_mprotect /cgroup == cgroupid("'"$unified"'/mgbench-bt") && (args->prot & 6) == 6/ { printf("%d %s wx %lx\n", pid, comm, args->start); }' > "$work/bt.out" 2>&1 &
+bt=$!; sleep 4
+t0=$(stamp)
+sh -c "echo \$\$ > $unified/mgbench-bt/cgroup.procs; exec $attack loop wx-flip $events" >/dev/null
+t=$(( ($(stamp) - t0) / 1000 ))
+sleep 1; kill -INT "$bt"; wait "$bt" 2>/dev/null || true
+rmdir "$unified/mgbench-bt"
+seen=$(grep -c ' wx ' "$work/bt.out" || true)
+btlost=$( { grep -o 'Lost [0-9]* events' "$work/bt.out" || true; } | awk '{s+=$2} END {print s+0}')
+awk -v n="$seen" -v us="$t" -v l="$btlost" -v e="$events" 'BEGIN { printf "  bpftrace (peer): %d of %d events printed in %.3f s = %.0f events/s, lost %d\n", n, e, us/1e6, n/(us/1e6), l }'
 echo "reproduce: bench/throughput.sh $events   ($(machine))"

@@ -35,11 +35,16 @@ public final class EventLog {
         try FileSystem.writeAll(fd: fd, line.closedBytes + [0x0A], what: path)
     }
 
-    /// Queues a line; `flush` writes all queued lines in as few writes as possible.
+    /// Queues a line; `flush` writes all queued lines in as few writes as possible. The queue
+    /// never holds more than `queueLimit` bytes: under a sustained burst a single ring read
+    /// never ends, and an unbounded queue ran the monitor into its memory cap.
     public func queue(_ line: JSONLine) {
         pending.append(contentsOf: line.bytes)
         pending.append(contentsOf: [UInt8(ascii: "}"), 0x0A])
+        if pending.count >= Self.queueLimit { try? flush() }
     }
+
+    public static let queueLimit = 256 * 1024
 
     public var queuedBytes: Int { pending.count }
 

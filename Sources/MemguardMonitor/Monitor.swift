@@ -76,8 +76,10 @@ public final class Monitor {
         let signalfdErrno = Errno.current
         let ring = ring_buffer__new(InheritedFD.ring, { ctx, data, size in
             guard let ctx, let data else { return 0 }
-            Unmanaged<Monitor>.fromOpaque(ctx).takeUnretainedValue().handle(data, size)
-            return 0
+            let monitor = Unmanaged<Monitor>.fromOpaque(ctx).takeUnretainedValue()
+            monitor.handle(data, size)
+            monitor.batchLeft -= 1
+            return monitor.batchLeft > 0 ? 0 : Monitor.batchFull
         }, Unmanaged.passUnretained(self).toOpaque(), nil)
         let ringErrno = Errno.current
         guard Self.awaitGoAhead() else { return finishEarly(ring, reason: "hook-ended-before-start") }
@@ -227,7 +229,7 @@ public final class Monitor {
         while true {
             let rc = poll(&fds, nfds_t(fds.count), 100)
             if rc < 0 && errno != EINTR { return "poll failed: \(Errno.current)" }
-            if fds[0].revents != 0 { drain(ring) }
+            if fds[0].revents != 0 { drain(ring, batches: 1) }
             freezeIfAsked()
             if Clock.nanoseconds(CLOCK_MONOTONIC) >= nextSample { sample() }
             if fds[1].revents != 0 {
@@ -255,12 +257,22 @@ public final class Monitor {
         return events.split(separator: "\n").contains("populated 0")
     }
 
-    private func drain(_ ring: OpaquePointer) {
-        while ring_buffer__consume(ring) > 0 {
-            if log.queuedBytes > 256 * 1024 { try? log.flush() }
+    /// Reads the ring into the log until it is empty, or for at most `batches` batches: libbpf's
+    /// consume does not return while the kernel keeps adding events, and the loop's own work
+    /// (the freeze action, samples, signals) must not wait for the end of a burst.
+    private func drain(_ ring: OpaquePointer, batches: Int = .max) {
+        for _ in 0..<batches {
+            batchLeft = Self.batchEvents
+            let rc = ring_buffer__consume(ring)
+            if rc != Self.batchFull { break } // the ring is empty
         }
         try? log.flush()
     }
+
+    static let batchEvents = 4096
+    /// What the ring callback returns to end a batch (libbpf stops and returns it).
+    static let batchFull: Int32 = -EAGAIN
+    var batchLeft = 0
 
     fileprivate func handle(_ data: UnsafeMutableRawPointer, _ size: Int) {
         guard size >= MemoryLayout<mg_event>.size else {

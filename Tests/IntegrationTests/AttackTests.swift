@@ -47,6 +47,23 @@ extension Integration {
             sandbox.expectNothingLeft()
         }
 
+        @Test("a sustained burst is read while it lasts: the monitor stays up and every event is logged or counted as lost")
+        func sustainedBurst() throws {
+            let sandbox = try Sandbox()
+            let events = 200_000
+            let bundle = try sandbox.bundle("burst", command: ["/mg-attack", "loop", "wx-flip", "\(events)"])
+            let run = try sandbox.run(bundle)
+            #expect(run.exit == 0, "\(run.output)")
+            let log = try #require(run.log, "no log")
+            let text = try FileSystem.readText(sandbox.logFile(bundle.id), limit: 256 << 20)
+            let stop = text.split(separator: "\n").last.map(String.init) ?? ""
+            // A monitor that queued a whole burst before writing it ran into its memory cap.
+            #expect(stop.contains(#""event":"monitor-stop""#) && stop.contains(#""reason":"poststop""#), "\(stop)")
+            #expect(stop.contains(#""wx-mprotect":\#(events)"#), "\(stop)")
+            #expect(Int64(log.counts[.wxMprotect] ?? 0) + log.lost == Int64(events), "\(stop)")
+            sandbox.expectNothingLeft()
+        }
+
         @Test("a benign workload produces no events")
         func benignIsSilent() throws {
             let sandbox = try Sandbox()

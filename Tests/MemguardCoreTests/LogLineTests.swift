@@ -50,4 +50,27 @@ struct StateRecordTests {
     @Test func missingFieldIsNamed() {
         #expect(throws: MemguardError.self) { try StateRecord(text: "container={\"id\":\"a\"}\n", path: "t") }
     }
+
+    @Test("queued lines are written out as the queue fills: it never holds more than its limit")
+    func queueStaysBounded() throws {
+        var template = "/tmp/memguard-logtest.XXXXXX".utf8CString
+        let dir = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+        defer { _ = try? FileSystem.removeFile("\(dir)/burst.log"); rmdir(dir) }
+        var paths = MemguardPaths()
+        paths.logDir = dir
+        let log = try EventLog(paths: paths, container: try ContainerID("burst"))
+        var line = EventLog.record(try ContainerID("burst"), event: "wx-mprotect")
+        line.add("filler", String(repeating: "x", count: 500))
+        let lines = 4 * EventLog.queueLimit / 500
+        var most = 0
+        for _ in 0..<lines {
+            log.queue(line)
+            most = max(most, log.queuedBytes)
+        }
+        #expect(most < EventLog.queueLimit)
+        try log.flush()
+        let written = try FileSystem.readText(log.path, limit: 64 << 20).split(separator: "\n")
+        #expect(written.count == lines)
+        #expect(written.allSatisfy { $0.hasSuffix("x\"}") })
+    }
 }
