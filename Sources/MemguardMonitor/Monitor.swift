@@ -67,7 +67,7 @@ public final class Monitor {
 
     /// Runs the monitor (in the child the hook forked) to the end; returns the exit code.
     /// Nobody waits for it to start reading: the kernel fills the container's ring from the
-    /// registration on, and a monitor that cannot read it leaves it to poststop.
+    /// registration on, and a monitor that cannot set up applies the container's failure policy.
     public func run() -> Int32 {
         log.adopt(descriptor: InheritedFD.log)
         // Set up while the hook writes the state file and the start line; no log line before
