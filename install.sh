@@ -72,12 +72,17 @@ install -m 0755 "$bin/memguard" "$prefix/bin/memguard"
 ln -sfn memguard "$prefix/bin/memguard-runc"
 cc -static -O2 -Wall -o "$prefix/libexec/memguard/mg-attack" examples/mg-attack.c || die "building examples/mg-attack.c failed"
 install -d -m 0750 /etc/memguard /etc/memguard/seccomp /var/log/memguard /var/lib/memguard
-# podman and CRI-O read hooks.d (containerd does not: it uses memguard-runc).
-install -d -m 0755 /etc/containers/oci/hooks.d
-for f in memguard-oci-hook.json memguard-oci-hook-poststop.json; do
-	sed "s|/usr/local/bin/memguard|$prefix/bin/memguard|" "hooks/$f" > "/etc/containers/oci/hooks.d/$f"
+# podman and CRI-O read hooks.d (containerd does not: it uses memguard-runc). Their default is
+# /usr/share/containers/oci/hooks.d; /etc/containers/oci/hooks.d is for hosts that configure it
+# (hooks_dir). A host reading both runs the hook once: the same file name in a later directory
+# replaces the earlier one.
+for d in /usr/share/containers/oci/hooks.d /etc/containers/oci/hooks.d; do
+	install -d -m 0755 "$d"
+	for f in memguard-oci-hook.json memguard-oci-hook-poststop.json; do
+		sed "s|/usr/local/bin/memguard|$prefix/bin/memguard|" "hooks/$f" > "$d/$f"
+	done
 done
-say "installed $prefix/bin/memguard, $prefix/bin/memguard-runc, $prefix/libexec/memguard/mg-attack and /etc/containers/oci/hooks.d/memguard-*.json"
+say "installed $prefix/bin/memguard, $prefix/bin/memguard-runc, $prefix/libexec/memguard/mg-attack and memguard-*.json in /usr/share/containers/oci/hooks.d and /etc/containers/oci/hooks.d"
 if [ "$containerd" = yes ]; then
 	hooks/register-containerd.sh "$containerd_config" "$prefix/bin/memguard-runc" || die "registering memguard with containerd failed"
 fi

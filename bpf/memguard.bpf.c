@@ -26,6 +26,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define PROT_RWX 0x7
 #define VM_WRITE 0x2
 #define VM_EXEC 0x4
+#define VM_ACCESS 0x7 /* VM_READ|VM_WRITE|VM_EXEC */
+#define ENOENT 2
+#define EBUSY 16
 #define SIGKILL 9
 #define SIGSTOP 19
 #define MG_MAX_CGROUP_DEPTH 32
@@ -378,13 +381,12 @@ static __always_inline int exe_allowed(struct scope_ref *ref, __u32 kind)
 	return 1;
 }
 
-/* Heap-spray heuristic: anonymous mappings per window against the container's thresholds;
- * one alert per window. Windows are approximate across CPUs, which is fine for a rate. */
-static __always_inline void count_anonymous(struct scope_ref *ref, __u64 len, __u32 nr)
+/* Heap-spray heuristic: anonymous memory made accessible per window (`maps` calls, `len`
+ * bytes) against the container's thresholds; one alert per window. Windows are approximate
+ * across CPUs, which is fine for a rate. */
+static __always_inline void count_spray(struct scope_ref *ref, __u64 len, __u64 maps, __u32 nr)
 {
 	struct mg_scope *s = ref->scope;
-	__sync_fetch_and_add(&s->anon_maps, 1);
-	__sync_fetch_and_add(&s->anon_bytes, len);
 	if (s->spray_window_ns == 0)
 		return;
 	__u64 now = bpf_ktime_get_boot_ns();
@@ -394,7 +396,7 @@ static __always_inline void count_anonymous(struct scope_ref *ref, __u64 len, __
 		s->window_bytes = 0;
 		s->window_alerted = 0;
 	}
-	__u64 maps = __sync_fetch_and_add(&s->window_maps, 1) + 1;
+	maps += __sync_fetch_and_add(&s->window_maps, maps);
 	__u64 bytes = __sync_fetch_and_add(&s->window_bytes, len) + len;
 	if ((maps <= s->spray_max_maps && bytes <= s->spray_max_bytes) || s->window_alerted)
 		return;
@@ -415,9 +417,8 @@ struct vma_info {
 	__u32 kind;
 };
 
-static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+static __always_inline void read_vma(struct vm_area_struct *vma, struct vma_info *info)
 {
-	struct vma_info *info = data;
 	struct file *file = BPF_CORE_READ(vma, vm_file);
 	info->flags = BPF_CORE_READ(vma, vm_flags);
 	info->end = BPF_CORE_READ(vma, vm_end);
@@ -427,7 +428,111 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 		info->kind = MG_VMA_MEMFD;
 	else
 		info->kind = MG_VMA_FILE;
+}
+
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	read_vma(vma, data);
 	return 0;
+}
+
+/* Without the mmap lock: the VMA tree (a maple tree) read under RCU, as the kernel's own
+ * page faults do with per-VMA locks (BPF programs run under RCU, and VMAs are freed by RCU,
+ * so every read is safe). A walk that races a change to the tree may end anywhere: what it
+ * finds counts only if it is a VMA of this mm that holds the address, else the lookup fails. */
+#define MG_MAPLE_DEPTH 8
+#define MG_MAPLE_NODE_MASK 255UL
+#define MG_MAPLE_ROOT_NODE 2UL /* ma_root holds a node (else a single entry) */
+#define MG_MAPLE_TYPE(enode) (((enode) >> 3) & 0xf)
+#define MG_MAPLE_RANGE_PIVOTS 15
+#define MG_MAPLE_ARANGE_PIVOTS 9
+
+struct maple_walk {
+	__u64 addr;
+	__u64 enode; /* the encoded node to descend into (address | type << 3) */
+	__u64 found; /* what the leaf's slot held: the VMA */
+	int done;
+};
+
+static long maple_step(__u64 depth, void *ctx)
+{
+	struct maple_walk *w = ctx;
+	struct maple_node *node = (struct maple_node *)(w->enode & ~MG_MAPLE_NODE_MASK);
+	__u32 type = MG_MAPLE_TYPE(w->enode);
+	__u64 *pivots, *slots;
+	int last; /* pivots in the node; the slot after the last pivot ends at the node's end */
+	switch (type) {
+	case maple_leaf_64:
+	case maple_range_64:
+		pivots = (__u64 *)__builtin_preserve_access_index(&node->mr64.pivot[0]);
+		slots = (__u64 *)__builtin_preserve_access_index(&node->mr64.slot[0]);
+		last = MG_MAPLE_RANGE_PIVOTS;
+		break;
+	case maple_arange_64:
+		pivots = (__u64 *)__builtin_preserve_access_index(&node->ma64.pivot[0]);
+		slots = (__u64 *)__builtin_preserve_access_index(&node->ma64.slot[0]);
+		last = MG_MAPLE_ARANGE_PIVOTS;
+		break;
+	default:
+		return 1;
+	}
+	/* The first slot whose pivot (its range's last address) reaches addr; pivots past the
+	 * node's last slot are 0. */
+	int slot = last;
+	for (int i = 0; i < MG_MAPLE_RANGE_PIVOTS && i < last; i++) {
+		__u64 pivot = 0;
+		bpf_probe_read_kernel(&pivot, sizeof(pivot), &pivots[i]);
+		if (pivot >= w->addr || (pivot == 0 && i > 0)) {
+			slot = i;
+			break;
+		}
+	}
+	__u64 next = 0;
+	bpf_probe_read_kernel(&next, sizeof(next), &slots[slot & 15]);
+	if (type == maple_leaf_64) {
+		w->found = next;
+		w->done = 1;
+		return 1;
+	}
+	w->enode = next;
+	return next ? 0 : 1;
+}
+
+/* A global function: verified once on its own, not again in every caller's state. */
+__noinline int mg_find_vma_lockless(__u64 addr, struct vma_info *info)
+{
+	if (!info)
+		return -EBUSY;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	if (!mm)
+		return -EBUSY;
+	__u64 root = (__u64)BPF_CORE_READ(mm, mm_mt.ma_root);
+	if (!(root & MG_MAPLE_ROOT_NODE) || root < 4096)
+		return -EBUSY;
+	struct maple_walk w = { .addr = addr, .enode = root };
+	bpf_loop(MG_MAPLE_DEPTH, maple_step, &w, 0);
+	struct vm_area_struct *vma = (struct vm_area_struct *)w.found;
+	if (!w.done || w.found < 4096 || (w.found & 7))
+		return -EBUSY;
+	if (BPF_CORE_READ(vma, vm_mm) != mm || addr < BPF_CORE_READ(vma, vm_start) || addr >= BPF_CORE_READ(vma, vm_end))
+		return -EBUSY;
+	struct vma_info found = {};
+	read_vma(vma, &found);
+	*info = found;
+	return 0;
+}
+
+/* bpf_find_vma only try-locks the mmap lock: it fails with -EBUSY while another thread of
+ * the process holds it for writing (its mmap, munmap, mprotect), which multi-threaded
+ * runtimes (runc's own init, Go, glibc arenas) do all the time. Then the tree is read
+ * without the lock. */
+static __always_inline long find_vma(struct task_struct *task, __u64 addr, struct vma_info *info)
+{
+	long rc = bpf_find_vma(task, addr, vma_cb, info, 0);
+	if (rc == -EBUSY)
+		rc = mg_find_vma_lockless(addr, info);
+	return rc;
 }
 
 /* The file behind fd `fd` of the current task, or NULL. */
@@ -473,8 +578,14 @@ static __always_inline void on_mmap(struct scope_ref *ref, struct call *c)
 	__u32 prot = effective_prot(asked);
 	__u32 flags = c->a[3];
 	__u32 kind = MG_KIND_NONE, vma = MG_VMA_NOT_LOOKED;
-	if (flags & MAP_ANONYMOUS)
-		count_anonymous(ref, c->a[1], reported_nr(c));
+	if (flags & MAP_ANONYMOUS) {
+		__sync_fetch_and_add(&ref->scope->anon_maps, 1);
+		__sync_fetch_and_add(&ref->scope->anon_bytes, c->a[1]);
+		/* PROT_NONE only reserves address space (Go reserves GiBs as it starts) and holds
+		 * nothing: its bytes count as a spray once mprotect makes them accessible. */
+		if (asked & PROT_RWX)
+			count_spray(ref, c->a[1], 1, reported_nr(c));
+	}
 	if ((prot & (PROT_WRITE | PROT_EXEC)) == (PROT_WRITE | PROT_EXEC)) {
 		kind = MG_KIND_WX_MMAP;
 	} else if ((prot & PROT_EXEC) && !(flags & MAP_ANONYMOUS)) {
@@ -521,6 +632,46 @@ static __always_inline __u32 judge_vma(__u32 prot, struct vma_info *vma)
 	return MG_KIND_NONE;
 }
 
+/* The VMAs an mprotect covers, judged one per bpf_loop step (verified once, not per VMA). */
+struct mprotect_walk {
+	__u64 cursor;
+	__u64 end;
+	__u64 reserved;      /* bytes of PROT_NONE anonymous memory made accessible */
+	struct vma_info vma; /* the VMA judged, else the first one */
+	__u32 prot;
+	__u32 kind;
+};
+
+static long mprotect_step(__u64 i, void *ctx)
+{
+	struct mprotect_walk *w = ctx;
+	struct vma_info here = {};
+	long rc = find_vma(bpf_get_current_task_btf(), w->cursor, &here);
+	if (rc == -ENOENT) /* a hole; mprotect stops there with ENOMEM */
+		return 1;
+	if (rc != 0)
+		here.kind = MG_VMA_UNKNOWN;
+	if (i == 0)
+		w->vma = here;
+	w->kind = judge_vma(w->prot, &here);
+	if (w->kind != MG_KIND_NONE) {
+		w->vma = here;
+		return 1;
+	}
+	if (here.kind == MG_VMA_UNKNOWN || here.end <= w->cursor)
+		return 1;
+	if (here.kind == MG_VMA_ANON && !(here.flags & VM_ACCESS))
+		w->reserved += (here.end < w->end ? here.end : w->end) - w->cursor;
+	w->cursor = here.end;
+	if (w->cursor >= w->end)
+		return 1;
+	if (i == MG_MAX_VMAS - 1) { /* more VMAs than are looked at: the rest is unknown */
+		w->vma.kind = MG_VMA_UNKNOWN;
+		w->kind = judge_vma(w->prot, &w->vma);
+	}
+	return 0;
+}
+
 /* mprotect and pkey_mprotect share their first three arguments. Every VMA in the range is
  * judged (up to MG_MAX_VMAS; beyond that the rest is treated as unknown). */
 static __always_inline void on_mprotect(struct scope_ref *ref, struct call *c)
@@ -533,40 +684,23 @@ static __always_inline void on_mprotect(struct scope_ref *ref, struct call *c)
 	if (!(prot & (PROT_WRITE | PROT_EXEC)))
 		return;
 
-	struct vma_info vma = {};
-	__u32 kind = MG_KIND_NONE;
-	if ((prot & (PROT_WRITE | PROT_EXEC)) == (PROT_WRITE | PROT_EXEC)) {
-		kind = MG_KIND_WX_MPROTECT;
-	} else {
-		__u64 cursor = addr, end = addr + len;
-		struct task_struct *task = bpf_get_current_task_btf();
-		for (int i = 0; i < MG_MAX_VMAS && cursor < end; i++) {
-			struct vma_info here = {};
-			long rc = bpf_find_vma(task, cursor, vma_cb, &here, 0);
-			if (rc == -2) /* -ENOENT: a hole; mprotect stops there with ENOMEM */
-				break;
-			if (rc != 0)
-				here.kind = MG_VMA_UNKNOWN;
-			if (i == 0)
-				vma = here;
-			kind = judge_vma(prot, &here);
-			if (kind != MG_KIND_NONE) {
-				vma = here;
-				break;
-			}
-			if (here.kind == MG_VMA_UNKNOWN || here.end <= cursor)
-				break;
-			cursor = here.end;
-			if (i == MG_MAX_VMAS - 1 && cursor < end) {
-				vma.kind = MG_VMA_UNKNOWN;
-				kind = judge_vma(prot, &vma);
-			}
-		}
-	}
+	struct mprotect_walk w = { .cursor = addr, .end = addr + len, .prot = prot };
+	if ((prot & (PROT_WRITE | PROT_EXEC)) == (PROT_WRITE | PROT_EXEC))
+		w.kind = MG_KIND_WX_MPROTECT;
+	else if (len) /* a zero length changes nothing */
+		bpf_loop(MG_MAX_VMAS, mprotect_step, &w, 0);
+	struct vma_info vma = w.vma;
+	__u32 kind = w.kind;
+	__u64 reserved = w.reserved;
+	if (reserved) /* bytes, not calls: glibc grows stacks and arenas a piece at a time */
+		count_spray(ref, reserved, 0, reported_nr(c));
 	if (kind == MG_KIND_NONE || exe_allowed(ref, kind))
 		return;
-
-	struct mg_event *e = begin_event(ref, kind, reported_nr(c));
+	/* Memory not looked up (even the lock-free read raced a change): exec added is judged
+	 * suspicious and enforced; write added only is reported, not enforced, for the memory is
+	 * not executable after the call and making it so again is an mprotect judged on its own. */
+	__u32 action = vma.kind == MG_VMA_UNKNOWN && !(prot & PROT_EXEC) ? MG_ACTION_ALERT : MG_ACTION_NONE;
+	struct mg_event *e = begin_event_as(ref, kind, reported_nr(c), action);
 	if (!e)
 		return;
 	e->addr = addr;
@@ -689,7 +823,7 @@ static __always_inline void on_denied_wx(struct scope_ref *ref, struct pt_regs *
 	if (!(ref->scope->flags & MG_SCOPE_WX_DENY))
 		return;
 	__u64 addr, len;
-	__u32 prot;
+	__u32 prot, flags;
 	long nr;
 #if defined(__TARGET_ARCH_x86)
 	if (compat) {
@@ -697,6 +831,7 @@ static __always_inline void on_denied_wx(struct scope_ref *ref, struct pt_regs *
 		addr = (__u32)BPF_CORE_READ(regs, bx);
 		len = (__u32)BPF_CORE_READ(regs, cx);
 		prot = BPF_CORE_READ(regs, dx);
+		flags = BPF_CORE_READ(regs, si);
 	} else
 #endif
 	{
@@ -704,6 +839,7 @@ static __always_inline void on_denied_wx(struct scope_ref *ref, struct pt_regs *
 		addr = PT_REGS_PARM1_CORE_SYSCALL(regs);
 		len = PT_REGS_PARM2_CORE_SYSCALL(regs);
 		prot = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		flags = PT_REGS_PARM4_CORE_SYSCALL(regs);
 	}
 	if ((prot & (PROT_WRITE | PROT_EXEC)) != (PROT_WRITE | PROT_EXEC))
 		return;
@@ -714,6 +850,9 @@ static __always_inline void on_denied_wx(struct scope_ref *ref, struct pt_regs *
 	e->addr = addr;
 	e->len = len;
 	e->prot = prot;
+	if (nr == MG_NR_mmap)
+		e->flags = flags;
+	mark_prot(e, prot); /* seccomp judged what was asked: no implied exec to explain */
 	bpf_ringbuf_submit(e, 0);
 }
 

@@ -25,6 +25,16 @@
  *   all           all of the above, in this order
  *   benign        ordinary work that must not trigger anything (still prints
  *                 attempt/survived benign)
+ *   reserve       reserve 8 GiB of address space PROT_NONE (no heap spray)
+ *   reserve-commit
+ *                 the same, then make 5 GiB of it read-write (a heap spray)
+ *   contended-commit
+ *                 while two threads keep the mmap lock busy (mmap/munmap), make
+ *                 PROT_NONE anonymous memory read-write 5000 times, as glibc
+ *                 does for thread stacks and malloc arenas: benign
+ *   contended-code-patch
+ *                 the same contention; code-patch 1000 times (a fresh mapping
+ *                 of our executable each time)
  *   sleep <secs>  sleep (keeps a container alive); prints nothing
  *   loop <kind> <count>
  *                 run one kind count times, quietly, then print one line
@@ -50,6 +60,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -560,6 +571,115 @@ static int do_spray(void)
 	return 0;
 }
 
+/* Contention: threads that keep the process's mmap lock busy for writing, as multi-threaded
+ * runtimes do (Go, glibc arenas); memguard's in-kernel lookup of a mapping only try-locks it.
+ * PROT_NONE mappings: they take the lock like any other and are no heap spray. */
+enum { CHURNERS = 2 };
+static volatile int churning;
+static pthread_t churners[CHURNERS];
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	while (churning) {
+		void *p = mmap(NULL, 16 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			munmap(p, 16 * PAGE);
+	}
+	return NULL;
+}
+
+static int start_churn(const char *kind)
+{
+	int i;
+
+	churning = 1;
+	for (i = 0; i < CHURNERS; i++)
+		if ((errno = pthread_create(&churners[i], NULL, churn, NULL)) != 0)
+			return setup_failed(kind, "pthread_create");
+	return 0;
+}
+
+static void stop_churn(void)
+{
+	int i;
+
+	churning = 0;
+	for (i = 0; i < CHURNERS; i++)
+		pthread_join(churners[i], NULL);
+}
+
+static int do_contended_commit(void)
+{
+	enum { ROUNDS = 5000, PAGES = 64 };
+	char *p = mmap(NULL, PAGES * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int i, rc = 0;
+
+	if (p == MAP_FAILED)
+		return setup_failed("contended-commit", "mmap");
+	if (start_churn("contended-commit"))
+		return 1;
+	say("attempt contended-commit");
+	for (i = 0; i < ROUNDS && !rc; i++) {
+		char *page = p + (i % PAGES) * PAGE;
+		if (mprotect(page, PAGE, PROT_READ | PROT_WRITE) < 0 || (page[0] = 1, mprotect(page, PAGE, PROT_NONE)) < 0)
+			rc = setup_failed("contended-commit", "mprotect");
+	}
+	stop_churn();
+	say("survived contended-commit");
+	munmap(p, PAGES * PAGE);
+	return rc;
+}
+
+static int do_contended_code_patch(void)
+{
+	enum { ROUNDS = 1000 };
+	int fd = open_self(), i, rc = 0;
+
+	if (fd < 0)
+		return setup_failed("contended-code-patch", "open /proc/self/exe");
+	if (start_churn("contended-code-patch"))
+		return 1;
+	say("attempt contended-code-patch");
+	for (i = 0; i < ROUNDS && !rc; i++) {
+		void *m = mmap(NULL, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			rc = setup_failed("contended-code-patch", "mmap");
+			break;
+		}
+		if (mprotect(m, PAGE, PROT_READ | PROT_WRITE) < 0)
+			attack_failed("contended-code-patch", "mprotect");
+		munmap(m, PAGE);
+	}
+	stop_churn();
+	close(fd);
+	say("survived contended-code-patch");
+	return rc;
+}
+
+/* reserve: 8 GiB of address space reserved PROT_NONE, as Go's runtime does when it starts:
+ * no heap spray. reserve-commit: 5 GiB of it then made read-write (a spray, by bytes). */
+static int reserve(const char *kind, size_t commit)
+{
+	const size_t GIB = 1UL << 30;
+	char *p = mmap(NULL, 8 * GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	size_t done;
+	int rc = 0;
+
+	if (p == MAP_FAILED)
+		return setup_failed(kind, "mmap");
+	say("attempt %s", kind);
+	for (done = 0; done < commit && !rc; done += GIB)
+		if (mprotect(p + done, GIB, PROT_READ | PROT_WRITE) < 0)
+			rc = setup_failed(kind, "mprotect");
+	munmap(p, 8 * GIB);
+	say("survived %s", kind);
+	return rc;
+}
+
+static int do_reserve(void) { return reserve("reserve", 0); }
+static int do_reserve_commit(void) { return reserve("reserve-commit", 5UL << 30); }
+
 /* wx-mprotect, cheaply: one page flipped RW -> RWX -> RW (one event per flip), for the
  * throughput benchmark's tight loop. */
 static int do_wx_flip(void)
@@ -754,6 +874,10 @@ static const struct kind kinds[] = {
 	{ "proc-mem-symlink", do_proc_mem_symlink, 0 },
 	{ "proc-mem-dirfd",   do_proc_mem_dirfd,   0 },
 	{ "proc-mem-reopen",  do_proc_mem_reopen,  0 },
+	{ "contended-commit", do_contended_commit, 0 },
+	{ "reserve",          do_reserve,          0 },
+	{ "reserve-commit",   do_reserve_commit,   0 },
+	{ "contended-code-patch", do_contended_code_patch, 0 },
 #if defined(__x86_64__)
 	{ "ia32-wx-mprotect", do_ia32_wx_mprotect, 0 },
 	{ "ia32-exec-anon",   do_ia32_exec_anon,   0 },

@@ -61,8 +61,11 @@ public enum DoctorCommand {
         } else {
             add("containerd", .info, "no \(toml)")
         }
-        let hooks = FileSystem.list("/etc/containers/oci/hooks.d").filter { $0.hasPrefix("memguard") }
-        add("podman/CRI-O hooks.d", hooks.count == 2 ? .ok : .warn, hooks.isEmpty ? "no memguard entries in /etc/containers/oci/hooks.d" : hooks.joined(separator: ", "),
+        // podman's and CRI-O's default directory; the /etc one only where hooks_dir names it.
+        let hooksDir = "/usr/share/containers/oci/hooks.d"
+        let hooks = FileSystem.list(hooksDir).filter { $0.hasPrefix("memguard") }
+        add("podman/CRI-O hooks.d", hooks.count == 2 ? .ok : .warn,
+            hooks.isEmpty ? "no memguard entries in \(hooksDir) (podman's and CRI-O's default)" : "\(hooksDir): \(hooks.sorted().joined(separator: ", "))",
             fix: "./install.sh installs them")
         do {
             _ = try HostConfig.load(paths: paths)

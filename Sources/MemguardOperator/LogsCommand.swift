@@ -11,6 +11,10 @@ public enum LogsCommand {
         }
         let follow = arguments.contains("--follow") || arguments.contains("-f")
         let ids = arguments.filter { $0 != "--follow" && $0 != "-f" }
+        if let unknown = ids.first(where: { $0.hasPrefix("-") }) {
+            printError("memguard logs: unknown option \(unknown) (see memguard logs --help)")
+            return 2
+        }
         guard ids.count == 1 else {
             printError("memguard logs: give exactly one container id (see memguard logs --help)")
             return 2

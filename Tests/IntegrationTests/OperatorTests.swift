@@ -98,6 +98,8 @@ extension Integration {
             }
             let (logsExit, logs) = try memguard(sandbox, ["logs", "no-such-container"], name: "logs-missing")
             #expect(logsExit == 1 && logs.contains("no log for container no-such-container"))
+            let (typoExit, typo) = try memguard(sandbox, ["logs", "some-container", "--folow"], name: "logs-typo")
+            #expect(typoExit == 2 && typo.contains("unknown option --folow"), "\(typo)")
             sandbox.expectNothingLeft()
         }
     }

@@ -37,6 +37,25 @@ extension Integration {
             return (exit, (try? FileSystem.readText("\(sandbox.root)/\(name).out")) ?? "")
         }
 
+        @Test("the hooks directories podman reads by default hold memguard's entries (./install.sh puts them there)")
+        func defaultHooksDirectory() throws {
+            let sandbox = try Sandbox()
+            _ = try ProcessRunner.run(["podman", "--help"], output: "\(sandbox.root)/podman-help.out")
+            let help = try FileSystem.readText("\(sandbox.root)/podman-help.out")
+            // "--hooks-dir strings  Set the OCI hooks directory path ... (default [DIR DIR])"
+            let line = try #require(help.split(separator: "\n").first { $0.contains("--hooks-dir") }, "\(help)")
+            let defaults = try #require(line.split(separator: "[").last?.split(separator: "]").first, "\(line)")
+            let dirs = defaults.split(separator: " ").map(String.init)
+            #expect(!dirs.isEmpty, "\(line)")
+            for dir in dirs {
+                for name in ["memguard-oci-hook.json", "memguard-oci-hook-poststop.json"] {
+                    let hook = try JSONDocument(parsing: FileSystem.readFile("\(dir)/\(name)"), what: "\(dir)/\(name)")
+                    let path = try #require(hook.root["hook"]?["path"]?.string, "\(dir)/\(name)")
+                    #expect(access(path, X_OK) == 0, "\(dir)/\(name) names \(path), which is not executable")
+                }
+            }
+        }
+
         @Test("an annotated podman container is monitored; an unannotated one is not")
         func hooksDirectoryWorks() throws {
             let sandbox = try Sandbox()

@@ -102,6 +102,12 @@ extension Integration {
             #expect(spray.log?.actions == ["alert": 1])
             let normal = try sandbox.run(sandbox.bundle("normal", command: ["/mg-attack", "benign", "grow"]))
             #expect(normal.log?.counts[.heapSpray] == nil, "\(normal.logText)")
+            // Address space reserved PROT_NONE (as Go does, GiBs at a time) holds nothing; the
+            // same memory made read-write is counted.
+            let reserved = try sandbox.run(sandbox.bundle("reserve", command: ["/mg-attack", "reserve"]))
+            #expect(reserved.exit == 0 && reserved.log?.total == 0, "\(reserved.output) \(reserved.logText)")
+            let committed = try sandbox.run(sandbox.bundle("commit", command: ["/mg-attack", "reserve-commit"]))
+            #expect(committed.exit == 0 && committed.log?.counts == [.heapSpray: 1], "\(committed.output) \(committed.logText)")
             sandbox.expectNothingLeft()
         }
 

@@ -48,6 +48,9 @@ extension Integration {
             #expect(run.output.contains("attack-failed wx-mprotect: mprotect: Permission denied"), "\(run.output)")
             #expect(run.log?.counts == [EventKind.wxMmap: 1, .wxMprotect: 1, .execWritable: 1], "\(run.logText)")
             #expect(run.log?.actions == ["denied": 2, "logged": 1], "\(run.logText)")
+            // The refused mmap's line says what was asked: its flags, and no implied exec.
+            let deniedMmap = run.logText.split(separator: "\n").first { $0.contains(#""event":"wx-mmap""#) }.map(String.init) ?? ""
+            #expect(deniedMmap.contains(#""prot":"rwx","flags":"0x22""#) && !deniedMmap.contains("asked_prot"), "\(deniedMmap)")
             sandbox.expectNothingLeft()
         }
 

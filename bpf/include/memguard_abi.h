@@ -33,7 +33,8 @@ enum mg_action {
 	MG_ACTION_KILL_FAILED = 2, /* enforce mode, but bpf_send_signal failed */
 	MG_ACTION_DENIED = 3,      /* refused by the container's seccomp wx-deny filter */
 	MG_ACTION_STOPPED = 4,     /* enforce+freeze: SIGSTOP sent; the monitor freezes the container */
-	MG_ACTION_ALERT = 5,       /* a heuristic (heap spray): reported, never enforced */
+	MG_ACTION_ALERT = 5,       /* reported, never enforced: a heuristic (heap spray), or a
+	                              write-only mprotect of memory that could not be looked up */
 };
 
 /* mg_scope.flags */
@@ -56,12 +57,12 @@ enum mg_enforce_action {
 	MG_ENFORCE_FREEZE = 1,     /* SIGSTOP now, then the monitor freezes the whole container */
 };
 
-/* What bpf_find_vma told about the memory an mprotect touches. */
+/* What the lookup of the memory an mprotect touches found. */
 enum mg_vma {
 	MG_VMA_NOT_LOOKED = 0,
 	MG_VMA_ANON = 1,
 	MG_VMA_FILE = 2,
-	MG_VMA_UNKNOWN = 3,        /* lookup failed (mmap lock contended): treated as suspicious */
+	MG_VMA_UNKNOWN = 3,        /* lookup failed: even the lock-free read raced a change */
 	MG_VMA_MEMFD = 4,          /* backed by a memfd: writable through another mapping or the fd */
 };
 
