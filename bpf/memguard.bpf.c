@@ -26,7 +26,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define PROT_RWX 0x7
 #define VM_WRITE 0x2
 #define VM_EXEC 0x4
-#define VM_ACCESS 0x7 /* VM_READ|VM_WRITE|VM_EXEC */
 #define ENOENT 2
 #define EBUSY 16
 #define SIGKILL 9
@@ -417,6 +416,13 @@ struct vma_info {
 	__u32 kind;
 };
 
+/* A file someone holds open for writing (an fd, or a shared writable mapping, which keeps its
+ * file open): code written through that is a double mapping, as with a memfd. */
+static __always_inline int file_has_writers(struct file *file)
+{
+	return BPF_CORE_READ(file, f_inode, i_writecount.counter) > 0;
+}
+
 static __always_inline void read_vma(struct vm_area_struct *vma, struct vma_info *info)
 {
 	struct file *file = BPF_CORE_READ(vma, vm_file);
@@ -426,6 +432,8 @@ static __always_inline void read_vma(struct vm_area_struct *vma, struct vma_info
 		info->kind = MG_VMA_ANON;
 	else if (is_memfd_name(BPF_CORE_READ(file, f_path.dentry, d_name.name)))
 		info->kind = MG_VMA_MEMFD;
+	else if (file_has_writers(file))
+		info->kind = MG_VMA_WRITABLE_FILE;
 	else
 		info->kind = MG_VMA_FILE;
 }
@@ -441,15 +449,17 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
  * so every read is safe). A walk that races a change to the tree may end anywhere: what it
  * finds counts only if it is a VMA of this mm that holds the address, else the lookup fails. */
 #define MG_MAPLE_DEPTH 8
+#define MG_MAPLE_ATTEMPTS 4
 #define MG_MAPLE_NODE_MASK 255UL
 #define MG_MAPLE_ROOT_NODE 2UL /* ma_root holds a node (else a single entry) */
 #define MG_MAPLE_TYPE(enode) (((enode) >> 3) & 0xf)
-#define MG_MAPLE_RANGE_PIVOTS 15
-#define MG_MAPLE_ARANGE_PIVOTS 9
+#define MG_MAPLE_RANGE_PIVOTS 15 /* and 16 slots */
+#define MG_MAPLE_ARANGE_PIVOTS 9 /* and 10 slots */
 
 struct maple_walk {
 	__u64 addr;
 	__u64 enode; /* the encoded node to descend into (address | type << 3) */
+	__u64 max;   /* the last address the node covers */
 	__u64 found; /* what the leaf's slot held: the VMA */
 	int done;
 };
@@ -460,30 +470,39 @@ static long maple_step(__u64 depth, void *ctx)
 	struct maple_node *node = (struct maple_node *)(w->enode & ~MG_MAPLE_NODE_MASK);
 	__u32 type = MG_MAPLE_TYPE(w->enode);
 	__u64 *pivots, *slots;
-	int last; /* pivots in the node; the slot after the last pivot ends at the node's end */
+	int end; /* the node's last slot in use (the kernel's ma_data_end) */
 	switch (type) {
 	case maple_leaf_64:
-	case maple_range_64:
+	case maple_range_64: {
 		pivots = (__u64 *)__builtin_preserve_access_index(&node->mr64.pivot[0]);
 		slots = (__u64 *)__builtin_preserve_access_index(&node->mr64.slot[0]);
-		last = MG_MAPLE_RANGE_PIVOTS;
+		__u64 last = 0;
+		bpf_probe_read_kernel(&last, sizeof(last), &pivots[MG_MAPLE_RANGE_PIVOTS - 1]);
+		if (last == 0)
+			end = BPF_CORE_READ(node, mr64.meta.end);
+		else
+			end = last == w->max ? MG_MAPLE_RANGE_PIVOTS - 1 : MG_MAPLE_RANGE_PIVOTS;
 		break;
+	}
 	case maple_arange_64:
 		pivots = (__u64 *)__builtin_preserve_access_index(&node->ma64.pivot[0]);
 		slots = (__u64 *)__builtin_preserve_access_index(&node->ma64.slot[0]);
-		last = MG_MAPLE_ARANGE_PIVOTS;
+		end = BPF_CORE_READ(node, ma64.meta.end);
+		if (end > MG_MAPLE_ARANGE_PIVOTS)
+			return 1;
 		break;
 	default:
 		return 1;
 	}
-	/* The first slot whose pivot (its range's last address) reaches addr; pivots past the
-	 * node's last slot are 0. */
-	int slot = last;
-	for (int i = 0; i < MG_MAPLE_RANGE_PIVOTS && i < last; i++) {
+	/* The first slot whose pivot (its range's last address) reaches addr; the last slot in
+	 * use ends where the node does. */
+	int slot = end;
+	for (int i = 0; i < MG_MAPLE_RANGE_PIVOTS && i < end; i++) {
 		__u64 pivot = 0;
 		bpf_probe_read_kernel(&pivot, sizeof(pivot), &pivots[i]);
-		if (pivot >= w->addr || (pivot == 0 && i > 0)) {
+		if (pivot >= w->addr) {
 			slot = i;
+			w->max = pivot;
 			break;
 		}
 	}
@@ -510,27 +529,39 @@ __noinline int mg_find_vma_lockless(__u64 addr, struct vma_info *info)
 	__u64 root = (__u64)BPF_CORE_READ(mm, mm_mt.ma_root);
 	if (!(root & MG_MAPLE_ROOT_NODE) || root < 4096)
 		return -EBUSY;
-	struct maple_walk w = { .addr = addr, .enode = root };
-	bpf_loop(MG_MAPLE_DEPTH, maple_step, &w, 0);
-	struct vm_area_struct *vma = (struct vm_area_struct *)w.found;
-	if (!w.done || w.found < 4096 || (w.found & 7))
-		return -EBUSY;
-	if (BPF_CORE_READ(vma, vm_mm) != mm || addr < BPF_CORE_READ(vma, vm_start) || addr >= BPF_CORE_READ(vma, vm_end))
-		return -EBUSY;
-	struct vma_info found = {};
-	read_vma(vma, &found);
-	*info = found;
-	return 0;
+	/* A walk that raced the writer holding the lock may end beside the address: walked again,
+	 * as the kernel's own lock-free lookup would retry (it then takes the lock). */
+	for (int attempt = 0; attempt < MG_MAPLE_ATTEMPTS; attempt++) {
+		struct maple_walk w = { .addr = addr, .enode = root, .max = ~0UL };
+		bpf_loop(MG_MAPLE_DEPTH, maple_step, &w, 0);
+		struct vm_area_struct *vma = (struct vm_area_struct *)w.found;
+		if (w.done && w.found == 0) /* a hole (or a walk that raced: only a write is judged so) */
+			return -ENOENT;
+		if (w.done && w.found >= 4096 && !(w.found & 7) && BPF_CORE_READ(vma, vm_mm) == mm &&
+		    addr >= BPF_CORE_READ(vma, vm_start) && addr < BPF_CORE_READ(vma, vm_end)) {
+			struct vma_info found = {};
+			read_vma(vma, &found);
+			*info = found;
+			return 0;
+		}
+		root = (__u64)BPF_CORE_READ(mm, mm_mt.ma_root);
+		if (!(root & MG_MAPLE_ROOT_NODE) || root < 4096)
+			return -EBUSY;
+	}
+	return -EBUSY;
 }
 
 /* bpf_find_vma only try-locks the mmap lock: it fails with -EBUSY while another thread of
  * the process holds it for writing (its mmap, munmap, mprotect), which multi-threaded
- * runtimes (runc's own init, Go, glibc arenas) do all the time. Then the tree is read
- * without the lock. */
-static __always_inline long find_vma(struct task_struct *task, __u64 addr, struct vma_info *info)
+ * runtimes (runc's own init, Go, glibc arenas) do all the time. For a call that adds write
+ * only, the tree is then read without the lock. Not for one that adds execute: what is
+ * queued behind the lock (another thread's mremap of shellcode onto the range) runs before
+ * the call does, so a lock-free read of the tree as it is now could be made to lie; such a
+ * call stays unknown, and suspicious. */
+static __always_inline long find_vma(struct task_struct *task, __u64 addr, struct vma_info *info, int lock_free)
 {
 	long rc = bpf_find_vma(task, addr, vma_cb, info, 0);
-	if (rc == -EBUSY)
+	if (rc == -EBUSY && lock_free)
 		rc = mg_find_vma_lockless(addr, info);
 	return rc;
 }
@@ -582,7 +613,7 @@ static __always_inline void on_mmap(struct scope_ref *ref, struct call *c)
 		__sync_fetch_and_add(&ref->scope->anon_maps, 1);
 		__sync_fetch_and_add(&ref->scope->anon_bytes, c->a[1]);
 		/* PROT_NONE only reserves address space (Go reserves GiBs as it starts) and holds
-		 * nothing: its bytes count as a spray once mprotect makes them accessible. */
+		 * nothing: its bytes count as a spray once mprotect makes them writable. */
 		if (asked & PROT_RWX)
 			count_spray(ref, c->a[1], 1, reported_nr(c));
 	}
@@ -595,6 +626,9 @@ static __always_inline void on_mmap(struct scope_ref *ref, struct call *c)
 		if (file && is_memfd_name(BPF_CORE_READ(file, f_path.dentry, d_name.name))) {
 			kind = MG_KIND_EXEC_WRITABLE;
 			vma = MG_VMA_MEMFD;
+		} else if (file && file_has_writers(file)) {
+			kind = MG_KIND_EXEC_WRITABLE;
+			vma = MG_VMA_WRITABLE_FILE;
 		}
 	}
 	if (kind == MG_KIND_NONE || exe_allowed(ref, kind))
@@ -636,7 +670,7 @@ static __always_inline __u32 judge_vma(__u32 prot, struct vma_info *vma)
 struct mprotect_walk {
 	__u64 cursor;
 	__u64 end;
-	__u64 reserved;      /* bytes of PROT_NONE anonymous memory made accessible */
+	__u64 reserved;      /* bytes of anonymous memory made writable (reserved PROT_NONE, or read-only) */
 	struct vma_info vma; /* the VMA judged, else the first one */
 	__u32 prot;
 	__u32 kind;
@@ -646,7 +680,7 @@ static long mprotect_step(__u64 i, void *ctx)
 {
 	struct mprotect_walk *w = ctx;
 	struct vma_info here = {};
-	long rc = find_vma(bpf_get_current_task_btf(), w->cursor, &here);
+	long rc = find_vma(bpf_get_current_task_btf(), w->cursor, &here, !(w->prot & PROT_EXEC));
 	if (rc == -ENOENT) /* a hole; mprotect stops there with ENOMEM */
 		return 1;
 	if (rc != 0)
@@ -660,7 +694,7 @@ static long mprotect_step(__u64 i, void *ctx)
 	}
 	if (here.kind == MG_VMA_UNKNOWN || here.end <= w->cursor)
 		return 1;
-	if (here.kind == MG_VMA_ANON && !(here.flags & VM_ACCESS))
+	if (here.kind == MG_VMA_ANON && !(here.flags & VM_WRITE) && (w->prot & PROT_WRITE))
 		w->reserved += (here.end < w->end ? here.end : w->end) - w->cursor;
 	w->cursor = here.end;
 	if (w->cursor >= w->end)
@@ -696,11 +730,15 @@ static __always_inline void on_mprotect(struct scope_ref *ref, struct call *c)
 		count_spray(ref, reserved, 0, reported_nr(c));
 	if (kind == MG_KIND_NONE || exe_allowed(ref, kind))
 		return;
-	/* Memory not looked up (even the lock-free read raced a change): exec added is judged
-	 * suspicious and enforced; write added only is reported, not enforced, for the memory is
-	 * not executable after the call and making it so again is an mprotect judged on its own. */
-	__u32 action = vma.kind == MG_VMA_UNKNOWN && !(prot & PROT_EXEC) ? MG_ACTION_ALERT : MG_ACTION_NONE;
-	struct mg_event *e = begin_event_as(ref, kind, reported_nr(c), action);
+	/* Memory not looked up (even the lock-free read raced the writer): exec added is judged
+	 * suspicious and enforced; write added only is counted, not reported: the memory is not
+	 * executable after the call, making it so again is an mprotect judged on its own, and a
+	 * guess would be a false alarm (runc's own init, 1 in 40 runc execs). */
+	if (vma.kind == MG_VMA_UNKNOWN && !(prot & PROT_EXEC)) {
+		__sync_fetch_and_add(&ref->scope->unjudged_writes, 1);
+		return;
+	}
+	struct mg_event *e = begin_event(ref, kind, reported_nr(c));
 	if (!e)
 		return;
 	e->addr = addr;

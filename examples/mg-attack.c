@@ -25,13 +25,22 @@
  *   all           all of the above, in this order
  *   benign        ordinary work that must not trigger anything (still prints
  *                 attempt/survived benign)
+ *   file-double-map, file-double-mprotect
+ *                 code written through a shared writable mapping of an
+ *                 O_TMPFILE file, mapped executable through a read-only fd
+ *                 (directly, or read-only then mprotect)
  *   reserve       reserve 8 GiB of address space PROT_NONE (no heap spray)
  *   reserve-commit
  *                 the same, then make 5 GiB of it read-write (a heap spray)
+ *   reserve-commit-read-first
+ *                 the same, read-only first, then read-write (a heap spray)
  *   contended-commit
  *                 while two threads keep the mmap lock busy (mmap/munmap), make
  *                 PROT_NONE anonymous memory read-write 5000 times, as glibc
  *                 does for thread stacks and malloc arenas: benign
+ *   contended-hole
+ *                 the same contention; mprotect read-write of an unmapped page
+ *                 20000 times (each fails with ENOMEM)
  *   contended-code-patch
  *                 the same contention; code-patch 1000 times (a fresh mapping
  *                 of our executable each time)
@@ -631,6 +640,26 @@ static int do_contended_commit(void)
 	return rc;
 }
 
+/* contended-hole: mprotect of an unmapped page (fails with ENOMEM, changes nothing) under the
+ * same contention: no event. */
+static int do_contended_hole(void)
+{
+	enum { ROUNDS = 20000 };
+	char *p = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int i;
+
+	if (p == MAP_FAILED || munmap(p, PAGE) != 0)
+		return setup_failed("contended-hole", "mmap");
+	if (start_churn("contended-hole"))
+		return 1;
+	say("attempt contended-hole");
+	for (i = 0; i < ROUNDS; i++)
+		mprotect(p, PAGE, PROT_READ | PROT_WRITE);
+	stop_churn();
+	say("survived contended-hole");
+	return 0;
+}
+
 static int do_contended_code_patch(void)
 {
 	enum { ROUNDS = 1000 };
@@ -658,8 +687,9 @@ static int do_contended_code_patch(void)
 }
 
 /* reserve: 8 GiB of address space reserved PROT_NONE, as Go's runtime does when it starts:
- * no heap spray. reserve-commit: 5 GiB of it then made read-write (a spray, by bytes). */
-static int reserve(const char *kind, size_t commit)
+ * no heap spray. reserve-commit: 5 GiB of it then made read-write (a spray, by bytes);
+ * -read-first: made read-only first, then read-write. */
+static int reserve(const char *kind, size_t commit, int read_first)
 {
 	const size_t GIB = 1UL << 30;
 	char *p = mmap(NULL, 8 * GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -670,15 +700,16 @@ static int reserve(const char *kind, size_t commit)
 		return setup_failed(kind, "mmap");
 	say("attempt %s", kind);
 	for (done = 0; done < commit && !rc; done += GIB)
-		if (mprotect(p + done, GIB, PROT_READ | PROT_WRITE) < 0)
+		if ((read_first && mprotect(p + done, GIB, PROT_READ) < 0) || mprotect(p + done, GIB, PROT_READ | PROT_WRITE) < 0)
 			rc = setup_failed(kind, "mprotect");
 	munmap(p, 8 * GIB);
 	say("survived %s", kind);
 	return rc;
 }
 
-static int do_reserve(void) { return reserve("reserve", 0); }
-static int do_reserve_commit(void) { return reserve("reserve-commit", 5UL << 30); }
+static int do_reserve(void) { return reserve("reserve", 0, 0); }
+static int do_reserve_commit(void) { return reserve("reserve-commit", 5UL << 30, 0); }
+static int do_reserve_commit_read_first(void) { return reserve("reserve-commit-read-first", 5UL << 30, 1); }
 
 /* wx-mprotect, cheaply: one page flipped RW -> RWX -> RW (one event per flip), for the
  * throughput benchmark's tight loop. */
@@ -799,6 +830,46 @@ static int do_double_map(void)
 	return 0;
 }
 
+/* file-double-map / file-double-mprotect: double mapping through an ordinary (O_TMPFILE) file:
+ * code written through a shared writable mapping (its fd closed: the mapping keeps the file
+ * open for writing), then mapped executable through a second, read-only fd, either directly
+ * or read-only first and then mprotect'ed executable. */
+static int file_double_map(const char *kind, int via_mprotect)
+{
+	char path[64];
+	int fd = open(scratch_dir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), ro;
+	char *w, *x;
+
+	if (fd < 0 || ftruncate(fd, PAGE) != 0)
+		return setup_failed(kind, "open O_TMPFILE");
+	w = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	close(fd);
+	if (w == MAP_FAILED || ro < 0)
+		return setup_failed(kind, "mmap rw / reopen read-only");
+	memcpy(w, ret42, sizeof ret42);
+	say("attempt %s", kind);
+	if (via_mprotect) {
+		x = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, ro, 0);
+		if (x != MAP_FAILED && mprotect(x, PAGE, PROT_READ | PROT_EXEC) < 0)
+			attack_failed(kind, "mprotect rx");
+	} else {
+		x = mmap(NULL, PAGE, PROT_READ | PROT_EXEC, MAP_SHARED, ro, 0);
+	}
+	if (x == MAP_FAILED)
+		attack_failed(kind, "mmap");
+	say("survived %s", kind);
+	if (x != MAP_FAILED)
+		munmap(x, PAGE);
+	munmap(w, PAGE);
+	close(ro);
+	return 0;
+}
+
+static int do_file_double_map(void) { return file_double_map("file-double-map", 0); }
+static int do_file_double_mprotect(void) { return file_double_map("file-double-mprotect", 1); }
+
 /* exec-memfd: a memfd named like runc's own clone, run by a process that is not runc */
 static int do_fake_runc_memfd(void)
 {
@@ -870,6 +941,8 @@ static const struct kind kinds[] = {
 	{ "crash",            do_crash,            0 },
 	{ "wx-flip",          do_wx_flip,          0 },
 	{ "double-map",       do_double_map,       0 },
+	{ "file-double-map",  do_file_double_map,  0 },
+	{ "file-double-mprotect", do_file_double_mprotect, 0 },
 	{ "fake-runc-memfd",  do_fake_runc_memfd,  0 },
 	{ "proc-mem-symlink", do_proc_mem_symlink, 0 },
 	{ "proc-mem-dirfd",   do_proc_mem_dirfd,   0 },
@@ -877,6 +950,8 @@ static const struct kind kinds[] = {
 	{ "contended-commit", do_contended_commit, 0 },
 	{ "reserve",          do_reserve,          0 },
 	{ "reserve-commit",   do_reserve_commit,   0 },
+	{ "reserve-commit-read-first", do_reserve_commit_read_first, 0 },
+	{ "contended-hole",   do_contended_hole,   0 },
 	{ "contended-code-patch", do_contended_code_patch, 0 },
 #if defined(__x86_64__)
 	{ "ia32-wx-mprotect", do_ia32_wx_mprotect, 0 },

@@ -9,6 +9,8 @@ public struct LogSummary {
     public var started = false
     public var stopped = false
     public var lost: Int64 = 0
+    /// Write-only mprotects whose memory could not be looked up: counted, not reported.
+    public var unjudged: Int64 = 0
     public var containers: Set<String> = []
     public var lines = 0
 
@@ -23,6 +25,7 @@ public struct LogSummary {
             case "monitor-stop":
                 stopped = true
                 lost = doc.root["lost"]?.int64 ?? -1
+                unjudged = doc.root["unjudged_mprotect_calls"]?.int64 ?? 0
             case let name?:
                 if let kind = EventKind(name: name) {
                     counts[kind, default: 0] += 1

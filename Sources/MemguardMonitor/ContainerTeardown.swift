@@ -74,6 +74,7 @@ public enum ContainerTeardown {
             line.add("mprotect_calls", c.mprotect_calls)
             line.add("foreign_pidns_calls", c.foreign_pidns)
             line.add("allowed_runtime_exec", c.allowed_runtime_exec)
+            line.add("unjudged_mprotect_calls", c.unjudged_writes)
             lost += c.lost + c.no_ring
         } else {
             line.add("counts", object: counts)

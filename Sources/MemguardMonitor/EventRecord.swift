@@ -44,20 +44,22 @@ public struct EventRecord {
             d.add("flags", Self.hex(UInt64(event.flags)))
             Self.addImpliedExec(&d, event)
         case .execWritable where event.syscall_nr & ~MG_SYSCALL_COMPAT == 9:
-            // mmap of a memfd with PROT_EXEC
+            // mmap with PROT_EXEC of a memfd, or of a file someone holds open for writing
             d.add("addr", Self.hex(event.addr))
             d.add("len", event.len)
             d.add("prot", Self.prot(event.prot))
-            d.add("memory", "memfd")
+            d.add("memory", event.vma == MG_VMA_WRITABLE_FILE.rawValue ? "file-open-for-writing" : "memfd")
         case .wxMprotect, .execWritable, .codePatch:
             d.add("addr", Self.hex(event.addr))
             d.add("len", event.len)
             d.add("prot", Self.prot(event.prot))
             Self.addImpliedExec(&d, event)
             let vma = event.vma
-            if vma == MG_VMA_ANON.rawValue || vma == MG_VMA_FILE.rawValue || vma == MG_VMA_MEMFD.rawValue {
+            let memory = [MG_VMA_ANON.rawValue: "anonymous", MG_VMA_FILE.rawValue: "file", MG_VMA_MEMFD.rawValue: "memfd",
+                          MG_VMA_WRITABLE_FILE.rawValue: "file-open-for-writing"][vma]
+            if let memory {
                 d.add("old_prot", Self.prot(event.old_prot))
-                d.add("memory", vma == MG_VMA_ANON.rawValue ? "anonymous" : vma == MG_VMA_FILE.rawValue ? "file" : "memfd")
+                d.add("memory", memory)
             } else {
                 d.add("old_prot", vma == MG_VMA_UNKNOWN.rawValue ? "unknown" : "not-looked-up")
             }

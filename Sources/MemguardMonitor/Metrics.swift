@@ -39,6 +39,7 @@ struct Metrics {
         metric("memguard_mprotect_calls_total", "counter", "mprotect and pkey_mprotect calls made in the container.", [(c, "\(k?.mprotect_calls ?? 0)")])
         metric("memguard_anonymous_mappings_total", "counter", "Anonymous mmap calls made in the container.", [(c, "\(k?.anon_maps ?? 0)")])
         metric("memguard_anonymous_mapped_bytes_total", "counter", "Bytes asked for by anonymous mmap calls.", [(c, "\(k?.anon_bytes ?? 0)")])
+        metric("memguard_unjudged_mprotect_calls_total", "counter", "Write-only mprotect calls whose memory could not be looked up (mmap lock busy, and the lock-free read raced): counted, not reported.", [(c, "\(k?.unjudged_writes ?? 0)")])
         metric("memguard_allowed_wx_total", "counter", "W^X calls by allowlisted executables (not reported as events).", [(c, "\(k?.allowed_wx ?? 0)")])
         if let workingSet {
             metric("memguard_working_set_bytes", "gauge", "Container memory usage minus inactive file pages.", [(c, "\(workingSet)")])

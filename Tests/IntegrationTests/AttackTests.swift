@@ -131,7 +131,8 @@ extension Integration {
 /// Variants that once evaded the probes (found by trying to break memguard), with the event
 /// each must produce now.
 let evasionKinds: [(attack: String, kind: EventKind)] = [
-    ("two-vma", .execWritable), ("double-map", .execWritable), ("fake-runc-memfd", .execMemfd),
+    ("two-vma", .execWritable), ("double-map", .execWritable), ("file-double-map", .execWritable),
+    ("file-double-mprotect", .execWritable), ("fake-runc-memfd", .execMemfd),
     ("proc-mem-symlink", .procMem), ("proc-mem-dirfd", .procMem), ("proc-mem-reopen", .procMem),
     ("ia32-wx-mprotect", .wxMprotect), ("ia32-exec-anon", .execWritable), ("read-implies-exec", .wxMmap),
 ]

@@ -106,8 +106,10 @@ extension Integration {
             // same memory made read-write is counted.
             let reserved = try sandbox.run(sandbox.bundle("reserve", command: ["/mg-attack", "reserve"]))
             #expect(reserved.exit == 0 && reserved.log?.total == 0, "\(reserved.output) \(reserved.logText)")
-            let committed = try sandbox.run(sandbox.bundle("commit", command: ["/mg-attack", "reserve-commit"]))
-            #expect(committed.exit == 0 && committed.log?.counts == [.heapSpray: 1], "\(committed.output) \(committed.logText)")
+            for variant in ["reserve-commit", "reserve-commit-read-first"] {
+                let committed = try sandbox.run(sandbox.bundle(variant, command: ["/mg-attack", variant]))
+                #expect(committed.exit == 0 && committed.log?.counts == [.heapSpray: 1], "\(committed.output) \(committed.logText)")
+            }
             sandbox.expectNothingLeft()
         }
 

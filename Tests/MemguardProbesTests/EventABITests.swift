@@ -55,6 +55,7 @@ struct EventABITests {
             "spray_window_ns": \.spray_window_ns, "spray_max_maps": \.spray_max_maps, "spray_max_bytes": \.spray_max_bytes,
             "window_start_ns": \.window_start_ns, "window_maps": \.window_maps, "window_bytes": \.window_bytes,
             "window_alerted": \.window_alerted, "allowed_wx": \.allowed_wx, "anon_maps": \.anon_maps, "anon_bytes": \.anon_bytes,
+            "unjudged_writes": \.unjudged_writes,
         ]
         let swift = Layout(size: MemoryLayout<mg_scope>.size,
                            offsets: fields.mapValues { MemoryLayout<mg_scope>.offset(of: $0)! })

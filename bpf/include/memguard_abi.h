@@ -33,8 +33,7 @@ enum mg_action {
 	MG_ACTION_KILL_FAILED = 2, /* enforce mode, but bpf_send_signal failed */
 	MG_ACTION_DENIED = 3,      /* refused by the container's seccomp wx-deny filter */
 	MG_ACTION_STOPPED = 4,     /* enforce+freeze: SIGSTOP sent; the monitor freezes the container */
-	MG_ACTION_ALERT = 5,       /* reported, never enforced: a heuristic (heap spray), or a
-	                              write-only mprotect of memory that could not be looked up */
+	MG_ACTION_ALERT = 5,       /* a heuristic (heap spray): reported, never enforced */
 };
 
 /* mg_scope.flags */
@@ -64,6 +63,7 @@ enum mg_vma {
 	MG_VMA_FILE = 2,
 	MG_VMA_UNKNOWN = 3,        /* lookup failed: even the lock-free read raced a change */
 	MG_VMA_MEMFD = 4,          /* backed by a memfd: writable through another mapping or the fd */
+	MG_VMA_WRITABLE_FILE = 5,  /* a file someone holds open for writing (fd or shared mapping) */
 };
 
 /* Set in mg_event.syscall_nr when the call came through the 32-bit (ia32) ABI; the rest is
@@ -125,6 +125,8 @@ struct mg_scope {
 	__u64 allowed_wx;          /* W^X calls by allowlisted executables (counted, not reported) */
 	__u64 anon_maps;           /* all anonymous mappings: calls ... */
 	__u64 anon_bytes;          /* ... and bytes */
+	__u64 unjudged_writes;     /* write-only mprotects of memory that could not be looked up
+	                              (mmap lock busy, and the lock-free read raced): counted only */
 };
 
 /* One violation, as written to the container's ring buffer. */
@@ -159,7 +161,7 @@ struct mg_event {
 };
 
 _Static_assert(sizeof(struct mg_event) == 40 + 16 * 4 + 16 + 2 * 64 + 8 + MG_EXE_PARENTS * MG_EXE_PARENT_LEN, "mg_event layout");
-_Static_assert(sizeof(struct mg_scope) == 16 + 16 + 8 * MG_KIND_COUNT + 32 + 8 + MG_RECORD_SYSCALLS / 8 + 10 * 8, "mg_scope layout");
+_Static_assert(sizeof(struct mg_scope) == 16 + 16 + 8 * MG_KIND_COUNT + 32 + 8 + MG_RECORD_SYSCALLS / 8 + 11 * 8, "mg_scope layout");
 _Static_assert(sizeof(struct mg_allow_key) == 24, "mg_allow_key layout");
 
 #endif
