@@ -41,6 +41,9 @@
  *   contended-hole
  *                 the same contention; mprotect read-write of an unmapped page
  *                 20000 times (each fails with ENOMEM)
+ *   mremap-race   another thread's mremap of code onto a read-only file page,
+ *                 queued behind a busy mmap lock, as that page is made executable
+ *                 (must be killed in enforce mode; prints EVADED if the code ran)
  *   contended-code-patch
  *                 the same contention; code-patch 1000 times (a fresh mapping
  *                 of our executable each time)
@@ -660,6 +663,75 @@ static int do_contended_hole(void)
 	return 0;
 }
 
+/* mremap-race (found in a break-it round): a lock-free read of the memory map, taken while
+ * another thread holds the mmap lock, would show what the map is now, not what it is when the
+ * call runs: a thread holds the lock (mprotect of 512 MiB), a second queues an mremap of an
+ * anonymous page holding code onto a read-only file page, and then the main thread asks for
+ * that file page to become executable. Must be killed; "EVADED" means the code ran. */
+static char *race_big, *race_x, *race_s;
+static volatile int race_step;
+enum { RACE_BIG = 512 << 20 };
+
+static void race_sleep_ms(long ms)
+{
+	struct timespec t = { 0, ms * 1000000L };
+	nanosleep(&t, NULL);
+}
+
+static void *race_holder(void *arg)
+{
+	(void)arg;
+	while (race_step < 1)
+		;
+	mprotect(race_big, RACE_BIG, PROT_READ);
+	mprotect(race_big, RACE_BIG, PROT_READ | PROT_WRITE);
+	return NULL;
+}
+
+static void *race_mover(void *arg)
+{
+	(void)arg;
+	while (race_step < 2)
+		;
+	mremap(race_s, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, race_x);
+	return NULL;
+}
+
+static int do_mremap_race(void)
+{
+	pthread_t holder, mover;
+	size_t i;
+	int fd = open_self();
+
+	race_big = mmap(NULL, RACE_BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	race_s = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	race_x = fd < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (race_big == MAP_FAILED || race_s == MAP_FAILED || race_x == MAP_FAILED)
+		return setup_failed("mremap-race", "mmap");
+	madvise(race_big, RACE_BIG, MADV_NOHUGEPAGE);
+	for (i = 0; i < RACE_BIG; i += PAGE)
+		race_big[i] = 1; /* one page each: the mprotects then take a while */
+	memcpy(race_s, ret42, sizeof ret42);
+	if ((errno = pthread_create(&holder, NULL, race_holder, NULL)) != 0 ||
+	    (errno = pthread_create(&mover, NULL, race_mover, NULL)) != 0)
+		return setup_failed("mremap-race", "pthread_create");
+	race_sleep_ms(5);
+	race_step = 1;
+	race_sleep_ms(2);
+	race_step = 2;
+	race_sleep_ms(2);
+	say("attempt mremap-race");
+	if (mprotect(race_x, PAGE, PROT_READ | PROT_EXEC) < 0)
+		attack_failed("mremap-race", "mprotect");
+	pthread_join(holder, NULL);
+	pthread_join(mover, NULL);
+	say("EVADED mremap-race: ran the anonymous page's code -> %d", ((int (*)(void))race_x)());
+	munmap(race_big, RACE_BIG);
+	return 0;
+}
+
 static int do_contended_code_patch(void)
 {
 	enum { ROUNDS = 1000 };
@@ -952,6 +1024,7 @@ static const struct kind kinds[] = {
 	{ "reserve-commit",   do_reserve_commit,   0 },
 	{ "reserve-commit-read-first", do_reserve_commit_read_first, 0 },
 	{ "contended-hole",   do_contended_hole,   0 },
+	{ "mremap-race",      do_mremap_race,      0 },
 	{ "contended-code-patch", do_contended_code_patch, 0 },
 #if defined(__x86_64__)
 	{ "ia32-wx-mprotect", do_ia32_wx_mprotect, 0 },

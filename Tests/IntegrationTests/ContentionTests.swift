@@ -39,6 +39,16 @@ extension Integration {
             sandbox.expectNothingLeft()
         }
 
+        @Test("making memory executable while another thread's mremap waits behind the lock is killed (break-it round)")
+        func mremapRaceKilled() throws {
+            let sandbox = try Sandbox()
+            let run = try sandbox.run(sandbox.bundle("race", command: ["/mg-attack", "mremap-race"], mode: .enforce))
+            #expect(!run.output.contains("EVADED"), "\(run.output)")
+            #expect(run.exit == 137, "\(run.output)")
+            #expect(run.log?.counts == [.execWritable: 1] && run.log?.actions == ["killed": 1], "\(run.logText)")
+            sandbox.expectNothingLeft()
+        }
+
         @Test("every code patch made while other threads hold the lock is reported, and enforce kills the first")
         func codePatchUnderContention() throws {
             let sandbox = try Sandbox()
