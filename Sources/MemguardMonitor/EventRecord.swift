@@ -94,10 +94,19 @@ public struct EventRecord {
         // then the path the kernel read from the executable's dentries.
         let link = FileSystem.readLink("/proc/\(event.pid)/exe")
         let sameFile = (try? FileSystem.inode(of: "/proc/\(event.pid)/exe").ino) == event.exe_ino
-        let path = sameFile ? link ?? Self.kernelPath(event) : Self.kernelPath(event)
+        let path = sameFile ? Self.usable(link, name: Self.text(event.exe_name)) ?? Self.kernelPath(event) : Self.kernelPath(event)
         if exeCache.count > 4096 { exeCache.removeAll() }
         exeCache[key] = path
         return path
+    }
+
+    /// The link, unless it does not name the file: an executable on a mount the monitor's
+    /// namespace cannot see (runc's init runs a private bind mount of runc) reads as "/".
+    static func usable(_ link: String?, name: String) -> String? {
+        guard let link, !name.isEmpty else { return link }
+        // The kernel's copy of the name is cut at 63 bytes; a deleted file reads "NAME (deleted)".
+        let last = link.split(separator: "/").last.map(String.init) ?? ""
+        return last.hasPrefix(name) ? link : nil
     }
 
     /// With the READ_IMPLIES_EXEC personality the kernel makes readable memory executable:
