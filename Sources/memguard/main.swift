@@ -98,7 +98,7 @@ case "hook":
     exit(Hook.run(stage: stage, stdin: 0, options: options))
 case "seccomp":
     if args.contains("--help") || args.contains("-h") {
-        print("usage: memguard seccomp check FILE\n\nChecks a seccomp profile (OCI or Docker JSON) with libseccomp and prints a summary of what it would install (actions, architectures, number of rules).")
+        print("usage: memguard seccomp check FILE\n\nChecks a seccomp profile (OCI or Docker JSON) with libseccomp and prints a summary of what it would install (the default action, the architectures, the number of rules: one per syscall name).")
         exit(0)
     }
     guard args.count == 2, args[0] == "check" else { fail("usage: memguard seccomp check FILE") }
