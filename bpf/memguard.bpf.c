@@ -661,7 +661,7 @@ static __always_inline __u32 judge_vma(__u32 prot, struct vma_info *vma)
 		return MG_KIND_NONE;
 	}
 	/* write added to file-backed text */
-	if (vma->kind == MG_VMA_FILE && (vma->flags & VM_EXEC))
+	if ((vma->kind == MG_VMA_FILE || vma->kind == MG_VMA_WRITABLE_FILE) && (vma->flags & VM_EXEC))
 		return MG_KIND_CODE_PATCH;
 	return MG_KIND_NONE;
 }
