@@ -29,6 +29,9 @@
  *                 code written through a shared writable mapping of an
  *                 O_TMPFILE file, mapped executable through a read-only fd
  *                 (directly, or read-only then mprotect)
+ *   code-patch-open-file
+ *                 code-patch of the text of a file opened for writing after it
+ *                 was mapped
  *   reserve       reserve 8 GiB of address space PROT_NONE (no heap spray)
  *   reserve-commit
  *                 the same, then make 5 GiB of it read-write (a heap spray)
@@ -942,6 +945,34 @@ static int file_double_map(const char *kind, int via_mprotect)
 static int do_file_double_map(void) { return file_double_map("file-double-map", 0); }
 static int do_file_double_mprotect(void) { return file_double_map("file-double-mprotect", 1); }
 
+/* code-patch-open-file: code-patch of the text of a file opened for writing after it was
+ * mapped (a copy of our executable, in the scratch directory). */
+static int do_code_patch_open_file(void)
+{
+	char path[64];
+	int fd = open(scratch_dir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0700), ro, rw;
+	void *m;
+
+	if (fd < 0 || copy_self(fd) < 0)
+		return setup_failed("code-patch-open-file", "copy of our executable");
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	close(fd);
+	m = ro < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, ro, 0);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", ro);
+	rw = open(path, O_RDWR | O_CLOEXEC);
+	if (m == MAP_FAILED || rw < 0)
+		return setup_failed("code-patch-open-file", "mmap / reopen for writing");
+	say("attempt code-patch-open-file");
+	if (mprotect(m, PAGE, PROT_READ | PROT_WRITE) < 0)
+		attack_failed("code-patch-open-file", "mprotect");
+	say("survived code-patch-open-file");
+	munmap(m, PAGE);
+	close(rw);
+	close(ro);
+	return 0;
+}
+
 /* exec-memfd: a memfd named like runc's own clone, run by a process that is not runc */
 static int do_fake_runc_memfd(void)
 {
@@ -1015,6 +1046,7 @@ static const struct kind kinds[] = {
 	{ "double-map",       do_double_map,       0 },
 	{ "file-double-map",  do_file_double_map,  0 },
 	{ "file-double-mprotect", do_file_double_mprotect, 0 },
+	{ "code-patch-open-file", do_code_patch_open_file, 0 },
 	{ "fake-runc-memfd",  do_fake_runc_memfd,  0 },
 	{ "proc-mem-symlink", do_proc_mem_symlink, 0 },
 	{ "proc-mem-dirfd",   do_proc_mem_dirfd,   0 },

@@ -132,7 +132,7 @@ extension Integration {
 /// each must produce now.
 let evasionKinds: [(attack: String, kind: EventKind)] = [
     ("two-vma", .execWritable), ("double-map", .execWritable), ("file-double-map", .execWritable),
-    ("file-double-mprotect", .execWritable), ("fake-runc-memfd", .execMemfd),
+    ("file-double-mprotect", .execWritable), ("code-patch-open-file", .codePatch), ("fake-runc-memfd", .execMemfd),
     ("proc-mem-symlink", .procMem), ("proc-mem-dirfd", .procMem), ("proc-mem-reopen", .procMem),
     ("ia32-wx-mprotect", .wxMprotect), ("ia32-exec-anon", .execWritable), ("read-implies-exec", .wxMmap),
 ]
