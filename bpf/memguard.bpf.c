@@ -733,7 +733,7 @@ static __always_inline void on_mprotect(struct scope_ref *ref, struct call *c)
 	/* Memory not looked up (even the lock-free read raced the writer): exec added is judged
 	 * suspicious and enforced; write added only is counted, not reported: the memory is not
 	 * executable after the call, making it so again is an mprotect judged on its own, and a
-	 * guess would be a false alarm (runc's own init, 1 in 40 runc execs). */
+	 * guess would be a false alarm (seen on runc's own init under runc exec). */
 	if (vma.kind == MG_VMA_UNKNOWN && !(prot & PROT_EXEC)) {
 		__sync_fetch_and_add(&ref->scope->unjudged_writes, 1);
 		return;

@@ -48,16 +48,14 @@ public struct EventRecord {
             d.add("addr", Self.hex(event.addr))
             d.add("len", event.len)
             d.add("prot", Self.prot(event.prot))
-            d.add("memory", event.vma == MG_VMA_WRITABLE_FILE.rawValue ? "file-open-for-writing" : "memfd")
+            d.add("memory", Self.memory(event.vma) ?? "memfd")
         case .wxMprotect, .execWritable, .codePatch:
             d.add("addr", Self.hex(event.addr))
             d.add("len", event.len)
             d.add("prot", Self.prot(event.prot))
             Self.addImpliedExec(&d, event)
             let vma = event.vma
-            let memory = [MG_VMA_ANON.rawValue: "anonymous", MG_VMA_FILE.rawValue: "file", MG_VMA_MEMFD.rawValue: "memfd",
-                          MG_VMA_WRITABLE_FILE.rawValue: "file-open-for-writing"][vma]
-            if let memory {
+            if let memory = Self.memory(vma) {
                 d.add("old_prot", Self.prot(event.old_prot))
                 d.add("memory", memory)
             } else {
@@ -98,6 +96,17 @@ public struct EventRecord {
         if exeCache.count > 4096 { exeCache.removeAll() }
         exeCache[key] = path
         return path
+    }
+
+    /// What backs the memory an event is about, when the probes looked it up.
+    static func memory(_ vma: UInt32) -> String? {
+        switch vma {
+        case MG_VMA_ANON.rawValue: "anonymous"
+        case MG_VMA_FILE.rawValue: "file"
+        case MG_VMA_MEMFD.rawValue: "memfd"
+        case MG_VMA_WRITABLE_FILE.rawValue: "file-open-for-writing"
+        default: nil
+        }
     }
 
     /// The link, unless it does not name the file: an executable on a mount the monitor's

@@ -61,7 +61,8 @@ enum mg_vma {
 	MG_VMA_NOT_LOOKED = 0,
 	MG_VMA_ANON = 1,
 	MG_VMA_FILE = 2,
-	MG_VMA_UNKNOWN = 3,        /* lookup failed: even the lock-free read raced a change */
+	MG_VMA_UNKNOWN = 3,        /* lookup failed: mmap lock busy (and, for a write-only call,
+	                              the lock-free read raced the writer too) */
 	MG_VMA_MEMFD = 4,          /* backed by a memfd: writable through another mapping or the fd */
 	MG_VMA_WRITABLE_FILE = 5,  /* a file someone holds open for writing (fd or shared mapping) */
 };
